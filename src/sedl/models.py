@@ -1,0 +1,270 @@
+"""The book's small CNNs and a train-once cache for them.
+
+:func:`build` makes a fresh :class:`SmallCNN`; :func:`pretrained` returns one
+trained by a named recipe, training it the first time and loading it from the
+on-disk cache afterwards. :func:`cached` is the cache itself, for chapters
+that train models of their own (an adversarially trained CNN, say).
+
+The cache lives in ``$SEDL_CACHE`` (default ``~/.cache/sedl``). A file's name
+holds a hash of the full training configuration and the torch version, so a
+change to either trains a new model instead of loading a stale one. Files are
+written atomically and carry a digest of their weights: a truncated or
+corrupted file is reported with a warning and retrained.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import tempfile
+import time
+import warnings
+from collections import OrderedDict
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from sedl import data, train
+from sedl._checks import check_choice, check_float, check_int, check_seed
+
+__all__ = ["SmallCNN", "build", "pretrained", "cached", "cache_dir", "RECIPES",
+           "count_parameters"]
+
+MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
+
+
+class Normalize(nn.Module):
+    """Standardise inputs inside the model, so callers always pass images in [0, 1]."""
+
+    def __init__(self, mean: float, std: float):
+        super().__init__()
+        self.register_buffer("mean", torch.tensor(mean))
+        self.register_buffer("std", torch.tensor(std))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return (x - self.mean) / self.std
+
+
+def _block(index: int, c_in: int, c_out: int, batch_norm: bool) -> list[tuple[str, nn.Module]]:
+    layers = [(f"conv{index}", nn.Conv2d(c_in, c_out, 3, padding=1, bias=not batch_norm))]
+    if batch_norm:
+        layers.append((f"bn{index}", nn.BatchNorm2d(c_out)))
+    layers.append((f"relu{index}", nn.ReLU()))
+    return layers
+
+
+class SmallCNN(nn.Module):
+    """Two conv stages (conv-conv-pool each) and a two-layer classifier.
+
+    Layer names are stable so that hooks and attribution methods can name
+    them: ``features.conv1`` ... ``features.conv4``, ``embedding.fc``, ``head.fc``.
+    :meth:`embed` returns the penultimate (``embedding``) activations.
+
+    Parameters
+    ----------
+    in_channels, num_classes, image_size
+        Input channels, number of classes, and input height (= width).
+    width : int
+        Channels of the first stage; the second stage has twice as many.
+    batch_norm : bool
+        Batch normalisation after every convolution.
+    dropout : float
+        Dropout probability before each fully connected layer.
+    hidden : int
+        Size of the penultimate embedding.
+    """
+
+    def __init__(self, *, in_channels: int = 1, num_classes: int = 10, image_size: int = 28,
+                 width: int = 16, batch_norm: bool = True, dropout: float = 0.25,
+                 hidden: int = 128, mean: float = MNIST_MEAN, std: float = MNIST_STD):
+        super().__init__()
+        for name, value, low in [("in_channels", in_channels, 1), ("num_classes", num_classes, 2),
+                                 ("image_size", image_size, 4), ("width", width, 1),
+                                 ("hidden", hidden, 1)]:
+            check_int(value, name, minimum=low)
+        check_float(dropout, "dropout", minimum=0.0, maximum=0.99)
+        if not isinstance(batch_norm, bool):
+            raise TypeError(f"batch_norm: expected a bool, got {type(batch_norm).__name__}")
+        w = width
+        self.normalize = Normalize(mean, std)
+        self.features = nn.Sequential(OrderedDict(
+            _block(1, in_channels, w, batch_norm) + _block(2, w, w, batch_norm)
+            + [("pool1", nn.MaxPool2d(2))]
+            + _block(3, w, 2 * w, batch_norm) + _block(4, 2 * w, 2 * w, batch_norm)
+            + [("pool2", nn.MaxPool2d(2))]))
+        flat = 2 * w * (image_size // 4) ** 2
+        self.embedding = nn.Sequential(OrderedDict([
+            ("flatten", nn.Flatten()), ("dropout", nn.Dropout(dropout)),
+            ("fc", nn.Linear(flat, hidden)), ("relu", nn.ReLU())]))
+        self.head = nn.Sequential(OrderedDict([
+            ("dropout", nn.Dropout(dropout)), ("fc", nn.Linear(hidden, num_classes))]))
+
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        """Penultimate activations ``(N, hidden)`` for images ``(N, C, H, W)`` in [0, 1]."""
+        return self.embedding(self.features(self.normalize(x)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.embed(x))
+
+
+def count_parameters(model: nn.Module) -> int:
+    """Number of trainable parameters."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def build(*, seed: int = 0, **config) -> SmallCNN:
+    """A freshly initialised :class:`SmallCNN`, its initial weights fixed by ``seed``.
+
+    ``config`` is passed to :class:`SmallCNN` (``width=``, ``batch_norm=``, ...).
+    The global random state is left untouched.
+
+    >>> a, b = build(seed=3), build(seed=3)
+    >>> torch.equal(a.features.conv1.weight, b.features.conv1.weight)
+    True
+    """
+    check_seed(seed)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return SmallCNN(**config)
+
+
+# Named training recipes: the architecture, the data and the fit() hyperparameters.
+RECIPES: dict[str, dict] = {
+    # The reference model that every chapter shares.
+    "mnist_cnn": {"dataset": "mnist", "model": {"width": 16},
+                  "fit": {"epochs": 6, "lr": 3e-3, "batch_size": 64, "shift": 2}},
+    "digits_cnn": {"dataset": "digits", "model": {"width": 16, "image_size": 8},
+                   "fit": {"epochs": 15, "lr": 3e-3, "batch_size": 32, "shift": 0}},
+}
+_DATASETS = {"mnist": data.mnist, "digits": data.digits}
+
+
+def cache_dir() -> Path:
+    """Where trained weights are kept: ``$SEDL_CACHE`` or ``~/.cache/sedl``."""
+    return Path(os.environ.get("SEDL_CACHE") or Path.home() / ".cache" / "sedl")
+
+
+def _weights_digest(state_dict: dict[str, torch.Tensor]) -> str:
+    h = hashlib.sha256()
+    for key in sorted(state_dict):
+        h.update(key.encode())
+        h.update(state_dict[key].detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()
+
+
+def _atomic_save(payload: dict, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    buffer = io.BytesIO()
+    torch.save(payload, buffer)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(buffer.getvalue())
+        os.replace(tmp, path)  # atomic on POSIX: readers see the old file or the new one
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _load_valid(path: Path, key: dict) -> dict | None:
+    """The cached payload at ``path``, or None (with a warning) if it is unusable."""
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+        problem = None
+        if payload.get("key") != key:
+            problem = "its configuration does not match"
+        elif payload.get("digest") != _weights_digest(payload["state_dict"]):
+            problem = "its weights do not match their recorded digest"
+    except Exception as exc:  # a truncated or garbled file fails in many ways
+        problem = f"it cannot be read ({type(exc).__name__}: {exc})"
+    if problem is None:
+        return payload
+    warnings.warn(f"cached model {path} is unusable: {problem}; retraining it", stacklevel=3)
+    return None
+
+
+def cached(name: str, config: dict, train_fn: Callable[[], tuple[nn.Module, dict]],
+           make_model: Callable[[], nn.Module]) -> tuple[nn.Module, dict]:
+    """Train once with ``train_fn`` and cache the weights under ``name`` and ``config``.
+
+    Parameters
+    ----------
+    name : str
+        A file-name-safe label (letters, digits, ``_`` and ``-``).
+    config : dict
+        Everything that determines the trained weights (JSON-serialisable).
+    train_fn : callable
+        ``train_fn() -> (model, record)``; ``record`` is a JSON-serialisable dict
+        (accuracy, training time, ...) stored beside the weights.
+    make_model : callable
+        ``make_model() -> model`` with the right architecture, to load weights into.
+
+    Returns
+    -------
+    (model, record)
+        The model in eval mode, on the CPU, and its training record.
+    """
+    if not isinstance(name, str) or not name or not all(c.isalnum() or c in "_-" for c in name):
+        raise ValueError(f"name: expected letters, digits, '_' or '-', got {name!r}")
+    key = {"name": name, "config": config, "torch": str(torch.__version__)}
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
+    path = cache_dir() / f"{name}-{digest}.pt"
+    payload = _load_valid(path, key) if path.exists() else None
+    if payload is None:
+        model, record = train_fn()
+        state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+        payload = {"key": key, "state_dict": state, "digest": _weights_digest(state),
+                   "record": record}
+        _atomic_save(payload, path)
+    model = make_model()
+    model.load_state_dict(payload["state_dict"])
+    return model.eval(), dict(payload["record"])
+
+
+def _train_recipe(recipe: dict, seed: int) -> tuple[nn.Module, dict]:
+    load = _DATASETS[recipe["dataset"]]
+    fit_args = dict(recipe["fit"])
+    shift = fit_args.pop("shift")
+    model = build(seed=seed, **recipe["model"])
+    start = time.perf_counter()
+    history = train.fit(model, load("train"), load("val"), seed=seed,
+                        augment=train.random_shift(shift) if shift else None, **fit_args)
+    seconds = time.perf_counter() - start
+    test = train.evaluate(model, *load("test"))
+    return model, {"train_seconds": seconds, "test_accuracy": test["accuracy"],
+                   "test_loss": test["loss"], "history": history.to_dict(orient="list"),
+                   "threads": torch.get_num_threads()}
+
+
+def pretrained(name: str = "mnist_cnn", *, seed: int = 0,
+               with_record: bool = False) -> nn.Module | tuple[nn.Module, dict]:
+    """A :class:`SmallCNN` trained by the recipe ``name``, from the cache when it is there.
+
+    Parameters
+    ----------
+    name : str
+        A key of :data:`RECIPES`; ``"mnist_cnn"`` is the book's reference model
+        (MNIST-5k, 4,000 training images).
+    seed : int
+        Seed of initialisation and training; each seed is cached separately.
+    with_record : bool
+        Also return the training record: ``test_accuracy``, ``train_seconds``
+        (time of the original training run), ``history`` per epoch.
+
+    Examples
+    --------
+    >>> model = pretrained("digits_cnn")
+    >>> model.training
+    False
+    """
+    check_choice(name, "name", RECIPES)
+    check_seed(seed)
+    recipe = RECIPES[name]
+    model, record = cached(f"{name}-seed{seed}", recipe,
+                           lambda: _train_recipe(recipe, seed),
+                           lambda: SmallCNN(**recipe["model"]))
+    return (model, record) if with_record else model

@@ -1,0 +1,93 @@
+"""Seeds, determinism, the compute device and an environment report.
+
+Every page of the book calls :func:`set_seed` before it trains or samples, so
+that running a page twice gives the same numbers. The chapter on
+reproducibility (:ref:`sec_reproducibility`) explains why each switch matters.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import random
+import sys
+
+import numpy as np
+import torch
+
+from sedl._checks import check_seed
+
+__all__ = ["set_seed", "device", "environment_report", "generator"]
+
+
+def set_seed(seed: int, *, deterministic: bool = True) -> None:
+    """Seed Python, NumPy and PyTorch, and ask PyTorch for deterministic kernels.
+
+    Parameters
+    ----------
+    seed : int
+        A non-negative integer below ``2**32`` (NumPy's limit).
+    deterministic : bool, default True
+        Also call ``torch.use_deterministic_algorithms(True)``, so that an
+        operation without a deterministic implementation raises instead of
+        silently giving different results from run to run.
+
+    Examples
+    --------
+    >>> set_seed(0)
+    >>> a = torch.rand(2)
+    >>> set_seed(0)
+    >>> torch.equal(a, torch.rand(2))
+    True
+    """
+    check_seed(seed)
+    if not isinstance(deterministic, bool):
+        raise TypeError(f"deterministic: expected a bool, got {type(deterministic).__name__}")
+    random.seed(seed)
+    np.random.seed(seed)  # noqa: NPY002 -- seeding the legacy global generator is the point
+    torch.manual_seed(seed)  # also seeds every CUDA device
+    if deterministic:
+        # cuBLAS needs this workspace setting to be deterministic on CUDA >= 10.2.
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        torch.backends.cudnn.benchmark = False
+    torch.use_deterministic_algorithms(deterministic)
+
+
+def generator(seed: int) -> torch.Generator:
+    """A CPU ``torch.Generator`` seeded with ``seed``, for explicit randomness.
+
+    >>> torch.equal(torch.rand(3, generator=generator(1)), torch.rand(3, generator=generator(1)))
+    True
+    """
+    check_seed(seed)
+    return torch.Generator().manual_seed(seed)
+
+
+def device() -> torch.device:
+    """The device pages compute on: the first CUDA GPU when there is one, else the CPU."""
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def environment_report() -> dict[str, str]:
+    """The software and hardware a page ran on, as a name -> version mapping.
+
+    >>> {"Python", "torch", "GPU"} <= set(environment_report())
+    True
+    """
+    import matplotlib
+    import sklearn
+    import torchvision
+
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none (CPU only)"
+    return {
+        "Python": sys.version.split()[0],
+        "Platform": platform.platform(),
+        "Processor": platform.machine(),
+        "CPU threads": str(torch.get_num_threads()),
+        "GPU": gpu,
+        "torch": torch.__version__,
+        "torchvision": torchvision.__version__,
+        "numpy": np.__version__,
+        "scikit-learn": sklearn.__version__,
+        "matplotlib": matplotlib.__version__,
+    }
