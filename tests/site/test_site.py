@@ -1,0 +1,179 @@
+"""The built site as readers use it: every page opened in headless Chromium, plus static
+checks over the HTML (links, anchors, launch buttons, headings, weight)."""
+
+import importlib.util
+import re
+import statistics
+import urllib.parse
+from pathlib import Path
+
+import pytest
+import yaml
+from bs4 import BeautifulSoup
+
+from conftest import HTML, ROOT
+
+spec = importlib.util.spec_from_file_location("twins", ROOT / "scripts" / "twins.py")
+twins = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(twins)
+
+CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text())
+REPO = CONFIG["repository"]["url"].removeprefix("https://github.com/")
+BRANCH = CONFIG["repository"]["branch"]
+SKIP_DIRS = {"_static", "_sources", "_images", "reports", "_sphinx_design_static"}
+PAGES = sorted(p.relative_to(HTML).as_posix() for p in HTML.rglob("*.html")
+               if not SKIP_DIRS & set(p.relative_to(HTML).parts)
+               and not any(part.startswith(".") for part in p.relative_to(HTML).parts)) if HTML.exists() else []
+CONTENT_PAGES = [p for p in PAGES if p.startswith("book/")]
+SCREENSHOTS = ROOT / "_build" / "screenshots"
+
+
+def soup(page: str) -> BeautifulSoup:
+    return BeautifulSoup((HTML / page).read_text(encoding="utf-8"), "html.parser")
+
+
+def is_local(url: str) -> bool:
+    return urllib.parse.urlsplit(url).hostname in (None, "127.0.0.1")
+
+
+def test_the_site_has_every_page():
+    toc = (ROOT / "_toc.yml").read_text()
+    expected = {f"{f}.html" for f in re.findall(r"(?:file|root): (\S+)", toc)}
+    assert expected <= set(PAGES), f"pages in the TOC but not built: {expected - set(PAGES)}"
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_page_loads_cleanly_in_chromium(browser, site_url, page):
+    tab = browser.new_page()
+    problems, foreign = [], []
+
+    def route(r):
+        if is_local(r.request.url):
+            r.continue_()
+        else:  # never let a page reach out; record that it tried
+            foreign.append(r.request.url)
+            r.abort()
+
+    tab.route("**/*", route)
+    tab.on("console", lambda m: problems.append(f"console {m.type}: {m.text}")
+           if m.type == "error" else None)
+    tab.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+    tab.on("response", lambda r: problems.append(f"HTTP {r.status} {r.url}")
+           if r.status >= 400 else None)
+    tab.on("requestfailed", lambda r: problems.append(f"failed {r.url}")
+           if is_local(r.url) else None)
+    response = tab.goto(f"{site_url}/{page}", wait_until="networkidle")
+    assert response.status == 200
+    missing_alt = tab.eval_on_selector_all(
+        "img", "els => els.filter(e => !(e.getAttribute('alt') || '').trim()).map(e => e.src)")
+    if page in SCREENSHOT_PAGES:
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        tab.screenshot(path=SCREENSHOTS / (page.replace("/", "_").removesuffix(".html") + ".png"))
+    tab.close()
+    assert not foreign, f"requests to other hosts: {foreign}"
+    assert not problems, problems
+    assert not missing_alt, f"images without alt text: {missing_alt}"
+
+
+SCREENSHOT_PAGES = {"book/intro.html", "book/models.html"} | {
+    p for p in PAGES if re.fullmatch(r"book/[^/]+/index\.html", p)}
+
+
+def _anchor_targets(page: str) -> set[str]:
+    return {el["id"] for el in soup(page).find_all(id=True)}
+
+
+def test_internal_links_and_anchors_resolve():
+    broken, anchors = [], {}
+    for page in PAGES:
+        for a in soup(page).find_all("a", href=True):
+            href = a["href"]
+            if not is_local(href) or href.startswith(("mailto:", "javascript:")):
+                continue
+            parts = urllib.parse.urlsplit(href)
+            target = (HTML / page).parent / urllib.parse.unquote(parts.path) if parts.path else HTML / page
+            target = target.resolve()
+            if target.is_dir():
+                target = target / "index.html"
+            if not target.exists():
+                broken.append(f"{page}: {href}")
+            elif parts.fragment and target.suffix == ".html":
+                rel = target.relative_to(HTML.resolve()).as_posix()
+                anchors.setdefault(rel, _anchor_targets(rel))
+                if parts.fragment not in anchors[rel]:
+                    broken.append(f"{page}: {href} (no such anchor)")
+    assert not broken, broken
+
+
+def test_external_links_are_listed():
+    # External hosts are not reachable here: list them for a reviewer instead of checking them.
+    links = sorted({a["href"] for p in PAGES for a in soup(p).find_all("a", href=True)
+                    if not is_local(a["href"]) and a["href"].startswith("http")})
+    (ROOT / "_build" / "external-links.txt").write_text("\n".join(links) + "\n")
+    assert links, "expected at least the launch and repository links"
+
+
+@pytest.mark.parametrize("page", CONTENT_PAGES)
+def test_launch_buttons_open_the_pages_notebook(page):
+    source = ROOT / page.replace(".html", ".md")
+    launch = [a["href"] for a in soup(page).find_all("a", href=True)
+              if "colab.research.google.com" in a["href"] or "mybinder.org" in a["href"]]
+    if not source.exists() or not twins.is_executable(source):
+        assert not launch, f"{page} is not executable but offers {launch}"
+        return
+    notebook = page.replace(".html", ".ipynb")
+    assert (ROOT / notebook).exists()
+    assert sorted(launch) == sorted([
+        f"https://colab.research.google.com/github/{REPO}/blob/{BRANCH}/{notebook}",
+        f"https://mybinder.org/v2/gh/{REPO}/{BRANCH}?urlpath=tree/{notebook}"])
+
+
+@pytest.mark.parametrize("page", CONTENT_PAGES)
+def test_headings_descend_one_level_at_a_time(page):
+    article = soup(page).find("article") or soup(page)
+    levels = [int(h.name[1]) for h in article.find_all(re.compile(r"^h[1-6]$"))]
+    assert levels and levels[0] == 1, f"{page} must start with one h1, got {levels[:3]}"
+    jumps = [(a, b) for a, b in zip(levels, levels[1:], strict=False) if b > a + 1]
+    assert not jumps, f"{page} skips heading levels: {jumps}"
+
+
+def _page_weight(page: str) -> int:
+    images = {img["src"] for img in soup(page).find_all("img", src=True) if is_local(img["src"])}
+    files = [HTML / page] + [((HTML / page).parent / src).resolve() for src in images]
+    return sum(f.stat().st_size for f in files if f.exists())
+
+
+def test_pages_are_light():
+    weights = {p: _page_weight(p) for p in CONTENT_PAGES}
+    assert statistics.median(weights.values()) <= 1_000_000, weights
+    heaviest = max(weights, key=weights.get)
+    assert weights[heaviest] <= 3_000_000, f"{heaviest}: {weights[heaviest]:,} bytes"
+
+
+@pytest.mark.parametrize("page", CONTENT_PAGES)
+def test_every_figure_has_a_caption(page):
+    for figure in (soup(page).find("article") or soup(page)).find_all("figure"):
+        caption = figure.find("figcaption")
+        assert caption and caption.get_text(strip=True), f"{page}: a figure without a caption"
+
+
+@pytest.mark.parametrize("query", ["adversarial", "COMPAS"])
+def test_search_finds_the_books_topics(browser, site_url, query):
+    tab = browser.new_page()
+    tab.goto(f"{site_url}/search.html?q={query}", wait_until="networkidle")
+    tab.wait_for_selector("ul.search li", timeout=20_000)
+    hits = tab.eval_on_selector_all("ul.search li a", "els => els.map(e => e.href)")
+    tab.close()
+    assert any("/book/" in h for h in hits), hits
+
+
+def test_a_solution_dropdown_opens(browser, site_url):
+    tab = browser.new_page()
+    tab.goto(f"{site_url}/book/models.html", wait_until="networkidle")
+    solution = tab.locator("div.solution").first
+    body = solution.locator(".solution-content, section").first
+    assert not body.is_visible()
+    solution.locator("button.toggle-button, .admonition-title").first.click()
+    tab.wait_for_timeout(500)
+    assert body.is_visible()
+    tab.close()
