@@ -20,8 +20,11 @@ def glued_values(outputs) -> dict[str, str]:
         name = (out.get("metadata") or {}).get("scrapbook", {}).get("name")
         if name is None:
             continue
+        # In a kernel's output the MIME types carry glue's prefix; myst-nb strips it
+        # when it moves the outputs into `<page>.glue.json`.
         prefix = out["metadata"]["scrapbook"].get("mime_prefix", "")
-        values[name] = out.get("data", {}).get(prefix + "text/plain", "")
+        data = out.get("data", {})
+        values[name] = data.get(prefix + "text/plain", data.get("text/plain", ""))
     return values
 
 

@@ -27,10 +27,14 @@ _spec.loader.exec_module(glue_record)
 
 
 def _book_glue(page: str) -> dict[str, str]:
-    cells = json.loads((EXECUTED / f"{page}.ipynb").read_text())["cells"]
+    """The glued values of the book build: myst-nb moves them out of the executed
+    notebook into `<page>.glue.json`; any left in the cells' outputs count too."""
     values = {}
-    for cell in cells:
+    for cell in json.loads((EXECUTED / f"{page}.ipynb").read_text())["cells"]:
         values.update(glue_record.glued_values(cell.get("outputs")))
+    store = EXECUTED / f"{page}.glue.json"
+    if store.exists():
+        values.update(glue_record.glued_values(json.loads(store.read_text()).values()))
     return values
 
 
