@@ -148,7 +148,9 @@ def mnist(split: str = "train", *, seed: int = 0) -> tuple[torch.Tensor, torch.T
     Returns
     -------
     images : torch.Tensor
-        ``(N, 1, 28, 28)`` float32 in [0, 1].
+        ``(N, 1, 28, 28)`` float32 in [0, 1]. Images come grouped by class (the
+        bundled file is sorted by label): take ``x[::k]``, not ``x[:n]``, for a
+        subset that holds every class.
     labels : torch.Tensor
         ``(N,)`` int64 in 0..9.
 

@@ -3,8 +3,8 @@
 `make pages` executes each page with nbval and records its glued values
 (tests/glue_record.py); `make book` executes each page again for the site. Both runs
 start from the page's source, so their glued values must be identical. Values whose
-name marks them as timing-dependent (ending in `_seconds` or `_ratio_time`) are wall-clock
-measurements: they must be positive and agree within a factor of TIMING_FACTOR, since
+name marks them as timing-dependent (ending in `_seconds`, `_s`, `_ms` or `_ratio_time`) are
+wall-clock measurements: they must be positive and agree within a factor of TIMING_FACTOR, since
 these machines are shared and noisy.
 """
 
@@ -17,7 +17,7 @@ from conftest import ROOT
 
 RECORD = ROOT / "_build" / "glue" / "nbval.json"
 EXECUTED = ROOT / "_build" / "jupyter_execute"
-TIMING_SUFFIXES = ("_seconds", "_ratio_time")
+TIMING_SUFFIXES = ("_seconds", "_s", "_ms", "_ratio_time")
 TIMING_FACTOR = 4.0
 
 # The same extraction the nbval run used, so both executions are read alike.
@@ -81,3 +81,11 @@ def test_glued_values_are_identical_in_two_executions():
 ])
 def test_agreement_rule(name, a, b, ok):
     assert _agree(name, a, b) is ok
+
+
+def test_no_glued_value_is_a_numpy_repr():
+    """A NumPy scalar glues as ``np.float64(0.5)``: a format spec then fails in the build, and a
+    value shown as is reads as code. Pages glue ``float(...)`` / ``int(...)`` instead."""
+    shown = [f"{page}: {name} = {value}" for page, values in sorted(_recorded().items())
+             for name, value in sorted(values.items()) if value.startswith(("np.", "array("))]
+    assert not shown, "\n".join(shown)

