@@ -3,7 +3,7 @@ import warnings
 import pytest
 import torch
 
-from sedl import models
+from sedl import models, repro
 
 
 def tiny_training(calls):
@@ -69,6 +69,25 @@ def test_cached_trains_once_then_loads(tmp_path):
     assert len(calls) == 2
     assert len(list(models.cache_dir().glob("toy-*.pt"))) == 2
     assert not list(models.cache_dir().glob("*.tmp"))
+
+
+def test_cached_leaves_the_global_random_state_alike_on_a_hit_and_a_miss():
+    import random
+
+    import numpy as np
+
+    def draws_globally():
+        torch.rand(100), np.random.rand(100), random.random()  # noqa: NPY002 (global draws)
+        return make(), {}
+
+    def after_cached():
+        repro.set_seed(0)
+        models.cached("toy", {"a": 3}, draws_globally, make)
+        return torch.rand(1).item(), np.random.rand(), random.random()  # noqa: NPY002
+
+    miss = after_cached()
+    hit = after_cached()
+    assert miss == hit
 
 
 @pytest.mark.parametrize("damage", ["truncate", "garble", "flip_weights"])

@@ -28,7 +28,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from sedl import data, train
+from sedl import data, repro, train
 from sedl._checks import check_choice, check_float, check_int, check_seed
 
 __all__ = ["SmallCNN", "build", "pretrained", "cached", "cache_dir", "RECIPES",
@@ -215,7 +215,8 @@ def cached(name: str, config: dict, train_fn: Callable[[], tuple[nn.Module, dict
     path = cache_dir() / f"{name}-{digest}.pt"
     payload = _load_valid(path, key) if path.exists() else None
     if payload is None:
-        model, record = train_fn()
+        with repro.preserved_rng():  # a page draws the same numbers after a hit as after a miss
+            model, record = train_fn()
         state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
         payload = {"key": key, "state_dict": state, "digest": _weights_digest(state),
                    "record": record}
