@@ -185,3 +185,36 @@ def test_a_solution_dropdown_opens(browser, site_url):
     tab.wait_for_timeout(500)
     assert body.is_visible()
     tab.close()
+
+
+@pytest.mark.parametrize("page", CONTENT_PAGES)
+def test_download_buttons_serve_the_pages_sources(page):
+    """The download menu offers the page's .md (and, for executable pages, its .ipynb) and
+    both are copied into the site."""
+    links = {a["href"] for a in soup(page).find_all("a", href=True) if "/_sources/" in a["href"]}
+    source = ROOT / page.replace(".html", ".md")
+    expected = {".md", ".ipynb"} if twins.is_executable(source) else {".md"}
+    assert {urllib.parse.urlsplit(h).path.rsplit(".", 1)[-1] for h in links} >= {e[1:] for e in expected}
+    for href in links:
+        served = ((HTML / page).parent / href).resolve()
+        assert served.is_file() and served.stat().st_size > 0, f"{page}: {href} is not served"
+
+
+@pytest.mark.parametrize("page", [p for p in CONTENT_PAGES if p.removesuffix(".html") not in
+                                  {"book/intro", "book/bibliography", "book/status", "book/glossary"}])
+def test_every_chapter_and_section_has_a_cite_block(page):
+    dropdowns = [d for d in soup(page).select("details") if "Cite this page" in d.get_text()]
+    assert len(dropdowns) == 1, f"{page}: expected one 'Cite this page' block, got {len(dropdowns)}"
+    text = dropdowns[0].get_text()
+    url = f"{CONFIG['html']['baseurl'].rstrip('/')}/{page}"
+    version = yaml.safe_load((ROOT / "CITATION.cff").read_text())["version"]
+    assert "@incollection{" in text and url in text and f"version {version}" in text, \
+        f"{page}: the block lacks its BibTeX entry, its URL or the book's version {version}"
+
+
+def test_every_glossary_term_is_linked_from_a_page():
+    terms = {dt["id"] for dt in soup("book/glossary.html").select("dl.glossary dt[id]")}
+    linked = {urllib.parse.urlsplit(a["href"]).fragment for p in CONTENT_PAGES if p != "book/glossary.html"
+              for a in soup(p).find_all("a", href=True) if "glossary.html#" in a["href"]}
+    assert len(terms) >= 30, f"the glossary has only {len(terms)} terms"
+    assert terms <= linked, f"glossary terms no page links to: {sorted(terms - linked)}"
