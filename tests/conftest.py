@@ -1,11 +1,5 @@
-"""Shared fixtures: every test gets its own empty model cache."""
+"""Shared set-up of the unit tests (each test's empty model cache: tests/isolated_cache.py)."""
 
 import matplotlib
-import pytest
 
 matplotlib.use("Agg")
-
-
-@pytest.fixture(autouse=True)
-def _isolated_cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("SEDL_CACHE", str(tmp_path / "sedl-cache"))

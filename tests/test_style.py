@@ -165,8 +165,107 @@ def test_cached_weights_with_the_right_hash_give_vgg19(offline, monkeypatch):
 def test_cached_weights_with_a_wrong_hash_are_refused(offline, monkeypatch):
     _fake_vgg_file(offline, monkeypatch, corrupt=True)
     assert style.feature_net().name == "random-multiscale"
-    with pytest.raises(RuntimeError, match="fail torchvision's hash check"):
+    with pytest.raises(RuntimeError, match="fail the SHA-256 check"):
         style.feature_net("vgg19")
+
+
+_REAL_CREATE_CONNECTION = socket.create_connection  # before any fixture replaces it
+
+
+@pytest.fixture
+def local_server(offline, monkeypatch):
+    """An HTTP server on 127.0.0.1 serving ``offline / "served"``; the only host one may reach."""
+    import functools
+    import http.server
+    import threading
+
+    folder = offline / "served"
+    folder.mkdir()
+    requests = []
+
+    class Handler(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):  # keep the test output quiet
+            requests.append(self.path)
+
+    server = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), functools.partial(Handler, directory=str(folder)))
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+
+    def local_only(address, *args, **kwargs):
+        assert address[0] == "127.0.0.1", f"the network was contacted: {address}"
+        return _REAL_CREATE_CONNECTION(address, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "create_connection", local_only)
+    yield folder, f"http://127.0.0.1:{server.server_address[1]}", requests
+    server.shutdown()
+    server.server_close()
+
+
+
+def _serve_checkpoint(folder, base_url, monkeypatch, payload=None, *, sha256=None):
+    """A small VGG-like checkpoint served at ``base_url``; the module told to expect its SHA-256."""
+    state = payload if payload is not None else {
+        "features.0.weight": torch.rand(2, 3, 3, 3), "features.0.bias": torch.rand(2),
+        "classifier.0.weight": torch.rand(2, 2)}
+    path = folder / "vgg19-0badf00d.pth"
+    torch.save(state, path)
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    monkeypatch.setattr(style_nets, "VGG19_URL", f"{base_url}/{path.name}")
+    monkeypatch.setattr(style_nets, "VGG19_SHA256", sha256 or digest)
+    return state
+
+
+def test_a_download_is_checked_cached_and_loaded_safely(local_server, monkeypatch):
+    folder, base_url, requests = local_server
+    state = _serve_checkpoint(folder, base_url, monkeypatch)
+    target = style_nets._vgg19_file()
+    target.parent.mkdir(parents=True)
+    target.write_bytes(b"a damaged earlier download")  # replaced, since downloads are allowed
+    assert style.vgg19_status(allow_download=True) == (True, (
+        f"downloads are allowed, so the VGG-19 weights can be fetched again: the cached file at "
+        f"{target} fails the SHA-256 check"))
+    got = style_nets._vgg19_state_dict(True)
+    assert set(got) == {"0.weight", "0.bias"} and len(requests) == 1
+    torch.testing.assert_close(got["0.weight"], state["features.0.weight"])
+    assert sorted(p.name for p in target.parent.iterdir()) == [target.name]  # no partial files
+    assert style.vgg19_status()[0] is True  # now cached: no download needed, none allowed
+    style_nets._vgg19_state_dict(False)
+    assert len(requests) == 1
+
+
+def test_a_download_with_the_wrong_sha256_is_deleted_with_a_clear_error(local_server, monkeypatch):
+    folder, base_url, _ = local_server
+    _serve_checkpoint(folder, base_url, monkeypatch, sha256="0" * 64)
+    with pytest.raises(RuntimeError, match=r"has SHA-256 [0-9a-f]{64}, expected 0{64}; it was deleted"):
+        style_nets._vgg19_state_dict(True)
+    checkpoints = style_nets._vgg19_file().parent
+    assert not checkpoints.exists() or not list(checkpoints.iterdir())
+    net = style.feature_net(allow_download=True)
+    assert net.name == "random-multiscale" and "expected 0000" in net.reason
+
+
+def test_a_cached_file_with_the_right_prefix_but_another_sha256_is_refused(offline, monkeypatch):
+    source = offline / "small.pth"
+    torch.save({"features.0.bias": torch.rand(2)}, source)
+    digest = hashlib.sha256(source.read_bytes()).hexdigest()
+    monkeypatch.setattr(style_nets, "VGG19_URL", f"https://example.invalid/vgg19-{digest[:8]}.pth")
+    style_nets._vgg19_file().parent.mkdir(parents=True)
+    source.rename(style_nets._vgg19_file())  # named as torchvision names it: the prefix is right
+    monkeypatch.setattr(style_nets, "VGG19_SHA256", digest[:8] + "0" * 56)
+    available, reason = style.vgg19_status()
+    assert not available and "fail the SHA-256 check" in reason and digest in reason
+    monkeypatch.setattr(style_nets, "VGG19_SHA256", None)  # while unknown, the prefix decides
+    assert style.vgg19_status()[0] is True
+
+
+def test_a_checkpoint_that_carries_objects_is_not_unpickled(local_server, monkeypatch):
+    from pathlib import PurePosixPath
+
+    folder, base_url, _ = local_server
+    _serve_checkpoint(folder, base_url, monkeypatch,
+                      {"features.0.weight": torch.rand(1), "where": PurePosixPath("x")})
+    with pytest.raises(RuntimeError, match="not a plain weights file"):
+        style_nets._vgg19_state_dict(True)
 
 
 def test_random_networks_are_frozen_and_fixed_by_their_seed():

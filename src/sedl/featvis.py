@@ -24,10 +24,7 @@ https://doi.org/10.23915/distill.00007
 
 from __future__ import annotations
 
-import hashlib
 import io
-import sys
-import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -35,7 +32,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from sedl import hooks
+from sedl import data, hooks
 from sedl._checks import check_choice, check_float, check_int, check_module, check_seed
 
 __all__ = ["class_logit", "channel", "pixel_image", "fourier_image", "random_affine",
@@ -235,28 +232,25 @@ def filter_images(weight: torch.Tensor) -> torch.Tensor:
     return (0.5 + weight.detach() / (2 * peak)).cpu()
 
 
-#: The wheel that ships the MTCNN weights, and the SHA-256 of each file in it.
-MTCNN_WHEEL = "facenet_pytorch-2.6.0-py3-none-any.whl"
-_MTCNN_SHA256 = {
-    "pnet": "a2a71925e0b9996a42f63e47efc1ca19043e69558b5c523b978d611dfae49c8f",
-    "rnet": "bbb937de72efc9ef83b186c49f5f558467a1d7e3453a8ece0d71a886633f6a86",
-    "onet": "165bfbe42940416ccfb977545cf0e976d5bf321f67083ae2aaaa5c764280118d",
-}
+#: The wheel that ships the MTCNN weights (its members and their SHA-256: ``sedl.data.WHEELS``).
+MTCNN_WHEEL = data.WHEELS["facenet-pytorch"].filename
+_MTCNN_NETS = ("pnet", "rnet", "onet")
 
 
 def mtcnn_state_dict(net: str = "onet", *, wheel: str | Path | None = None) -> dict[str, torch.Tensor]:
     """The trained weights of one MTCNN stage, read from the ``facenet-pytorch`` wheel.
 
     The wheel is downloaded, never installed (its dependency pins clash with
-    the book's): ``make setup`` puts it in ``<venv>/wheels``. The file is
-    checked against its SHA-256 and loaded with ``weights_only=True``.
+    the book's): :func:`sedl.data.fetch_wheel` finds it, or downloads it on
+    first use. The wheel and the file are checked against their SHA-256 and
+    the file is loaded with ``weights_only=True``.
 
     Parameters
     ----------
     net : {"pnet", "rnet", "onet"}
         The proposal, refinement or output network of the cascade.
     wheel : path, optional
-        Where the wheel is; default ``Path(sys.prefix) / "wheels" / MTCNN_WHEEL``.
+        Read this copy of the ``facenet-pytorch`` 2.6.0 wheel instead.
 
     Returns
     -------
@@ -269,18 +263,6 @@ def mtcnn_state_dict(net: str = "onet", *, wheel: str | Path | None = None) -> d
     multitask cascaded convolutional networks", IEEE Signal Processing Letters
     23(10). https://doi.org/10.1109/LSP.2016.2603342
     """
-    from sedl.data import ChecksumError
-
-    check_choice(net, "net", _MTCNN_SHA256)
-    path = Path(wheel) if wheel is not None else Path(sys.prefix) / "wheels" / MTCNN_WHEEL
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"wheel: expected the facenet-pytorch wheel at {path}, got no file. Run `make setup`, "
-            f"or: pip download --no-deps --dest {path.parent} facenet-pytorch==2.6.0")
-    with zipfile.ZipFile(path) as archive:
-        blob = archive.read(f"facenet_pytorch/data/{net}.pt")
-    digest = hashlib.sha256(blob).hexdigest()
-    if digest != _MTCNN_SHA256[net]:
-        raise ChecksumError(f"{net}.pt: expected SHA-256 {_MTCNN_SHA256[net]}, got {digest}; "
-                            "the wheel is not facenet-pytorch 2.6.0")
+    check_choice(net, "net", _MTCNN_NETS)
+    blob = data.read_wheel_member("facenet-pytorch", f"facenet_pytorch/data/{net}.pt", wheel=wheel)
     return torch.load(io.BytesIO(blob), map_location="cpu", weights_only=True)

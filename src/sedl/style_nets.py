@@ -1,22 +1,27 @@
 """Feature networks for style transfer: ImageNet VGG-19 when its weights can be had, else random ones.
 
 :func:`feature_net` picks the extractor that :mod:`sedl.style` optimises through:
-torchvision's ImageNet-trained VGG-19 when its weights are on disk (or may be
-downloaded, hash-checked as torchvision checks them), otherwise a network that
-needs no download, a random multi-scale convolutional network. The book builds
-offline, so by default nothing is downloaded; ``SEDL_ALLOW_DOWNLOAD=1`` (or Colab)
-allows it. The returned network's ``name`` and ``reason`` say which one it is and
-why, so that a page can tell its reader.
+torchvision's ImageNet-trained VGG-19 when its weights are on disk or may be
+downloaded (either way checked by SHA-256 and loaded with ``weights_only=True``,
+so that the file can run no code), otherwise a network that needs no download, a
+random multi-scale convolutional network. The book builds offline, so by default
+nothing is downloaded; ``SEDL_ALLOW_DOWNLOAD=1`` (or Colab) allows it. The returned
+network's ``name`` and ``reason`` say which one it is and why, so that a page can
+tell its reader.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import pickle
+import socket
 import sys
+import tempfile
 from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import torch
 import torch.nn.functional as F
@@ -25,11 +30,16 @@ from torch import nn
 from sedl._checks import check_choice, check_images, check_int, check_seed
 
 __all__ = ["Features", "feature_net", "random_multiscale", "vgg19_status", "as_rgb", "NETWORKS",
-           "IMAGENET_MEAN", "IMAGENET_STD", "VGG19_URL"]
+           "IMAGENET_MEAN", "IMAGENET_STD", "VGG19_URL", "VGG19_SHA256"]
 
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 # torchvision's VGG19_Weights.IMAGENET1K_V1: the file name ends with the first hex digits of its SHA-256.
 VGG19_URL = "https://download.pytorch.org/models/vgg19-dcbb9e9d.pth"
+# The file's full SHA-256. torchvision records only the 8 hex digits in the file name, and the
+# full digest could not be looked up where this was written (no network, no copy of the file):
+# while it is None the check falls back to those 8 digits. Set it from a copy verified that
+# way (`sha256sum vgg19-dcbb9e9d.pth`) and every load and download checks all 64 digits.
+VGG19_SHA256: str | None = None
 _VGG19_CFG = (64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M",
               512, 512, 512, 512)
 NETWORKS = ("auto", "vgg19", "random-multiscale", "random-vgg19")
@@ -131,21 +141,37 @@ def _vgg19_file() -> Path:
     return Path(torch.hub.get_dir()) / "checkpoints" / VGG19_URL.rsplit("/", 1)[1]
 
 
-_VERIFIED: dict[tuple[str, int, int], bool] = {}
+_SHA256: dict[tuple[str, int, int], str] = {}
 
 
-def _hash_ok(path: Path) -> bool:
-    """Whether the file's SHA-256 starts with the digits in its name, as torchvision checks on download."""
+def _sha256(path: Path) -> str:
+    """The SHA-256 of a file, computed once per file version (548 MB take a few seconds)."""
     stat = path.stat()
     key = (str(path), stat.st_size, stat.st_mtime_ns)
-    if key not in _VERIFIED:
+    if key not in _SHA256:
         digest = hashlib.sha256()
         with path.open("rb") as f:
             for block in iter(lambda: f.read(1 << 22), b""):
                 digest.update(block)
-        prefix = path.stem.rsplit("-", 1)[1]
-        _VERIFIED[key] = digest.hexdigest().startswith(prefix)
-    return _VERIFIED[key]
+        _SHA256[key] = digest.hexdigest()
+    return _SHA256[key]
+
+
+def _name_prefix() -> str:
+    return VGG19_URL.rsplit("/", 1)[1].rsplit("-", 1)[1].split(".")[0]  # vgg19-dcbb9e9d.pth
+
+
+def _expected_sha256() -> str:
+    """What the file's SHA-256 must be, in words: all of it, or the prefix in its name."""
+    if VGG19_SHA256 is not None:
+        return VGG19_SHA256
+    return f"one starting with {_name_prefix()} (the digits in its name)"
+
+
+def _digest_ok(path: Path) -> bool:
+    """Whether the file has the full SHA-256 recorded here (its name's prefix while none is)."""
+    digest = _sha256(path)
+    return digest == VGG19_SHA256 if VGG19_SHA256 is not None else digest.startswith(_name_prefix())
 
 
 def _downloads_allowed(allow_download: bool | None) -> bool:
@@ -160,7 +186,7 @@ def vgg19_status(*, allow_download: bool | None = None) -> tuple[bool, str]:
     """Whether the ImageNet VGG-19 weights can be used, and why, without touching the network.
 
     The weights count as available when torchvision's file is in the torch hub cache
-    with the right hash, or when downloads are allowed: ``allow_download=True``, or
+    with the right SHA-256, or when downloads are allowed: ``allow_download=True``, or
     left at ``None`` with the environment variable ``SEDL_ALLOW_DOWNLOAD=1`` set, or on
     Colab. Nothing is downloaded here; :func:`feature_net` does that.
 
@@ -170,32 +196,66 @@ def vgg19_status(*, allow_download: bool | None = None) -> tuple[bool, str]:
         Availability and a sentence that says why.
     """
     path = _vgg19_file()
-    if path.is_file():
-        if _hash_ok(path):
-            return True, f"the ImageNet VGG-19 weights are in the torch hub cache ({path})"
-        return False, f"the cached VGG-19 weights at {path} fail torchvision's hash check"
+    bad = path.is_file() and not _digest_ok(path)
+    if path.is_file() and not bad:
+        return True, f"the ImageNet VGG-19 weights are in the torch hub cache ({path})"
     if _downloads_allowed(allow_download):
-        return True, "downloads are allowed, so torchvision can fetch the VGG-19 weights"
+        return True, ("downloads are allowed, so the VGG-19 weights can be fetched"
+                      + (f" again: the cached file at {path} fails the SHA-256 check" if bad else ""))
+    if bad:
+        return False, (f"the cached VGG-19 weights at {path} fail the SHA-256 check (expected "
+                       f"{_expected_sha256()}, got {_sha256(path)})")
     return False, ("the ImageNet VGG-19 weights are not in the torch hub cache and downloads are "
                    "off (set SEDL_ALLOW_DOWNLOAD=1 to allow one)")
 
 
+def _download_verified(url: str, path: Path) -> None:
+    """Download ``url`` to ``path``, keeping the file only if its SHA-256 is the one expected.
+
+    The file goes to a temporary name beside ``path`` and is renamed into place once
+    checked, so a reader never sees a partial or unverified file, even with two downloads
+    running at once.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f"{path.name}.", suffix=".part")
+    os.close(fd)
+    try:
+        torch.hub.download_url_to_file(url, tmp, hash_prefix=None, progress=False)
+        if not _digest_ok(Path(tmp)):
+            raise RuntimeError(f"the file downloaded from {url} has SHA-256 {_sha256(Path(tmp))}, "
+                               f"expected {_expected_sha256()}; it was deleted")
+        os.replace(tmp, path)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+
+
+def _load_weights(path: Path) -> dict[str, torch.Tensor]:
+    """The tensors in a checkpoint, loaded without running any code the file might carry."""
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as error:
+        raise RuntimeError(f"the VGG-19 weights at {path} are not a plain weights file ({error})") from error
+    if not (isinstance(state, dict) and all(isinstance(v, torch.Tensor) for v in state.values())):
+        raise RuntimeError(f"the VGG-19 weights at {path}: expected a dict of tensors, got "
+                           f"{type(state).__name__}")
+    return state
+
+
 def _vgg19_state_dict(allow_download: bool | None) -> dict[str, torch.Tensor]:
     """The ``features.*`` weights of VGG-19, from the cache or downloaded; RuntimeError if neither."""
-    import socket
-    from urllib.error import URLError
-
     available, reason = vgg19_status(allow_download=allow_download)
     if not available:
         raise RuntimeError(reason)
-    if not _vgg19_file().is_file():
+    path = _vgg19_file()
+    if not (path.is_file() and _digest_ok(path)):
+        url = urlsplit(VGG19_URL)
         try:  # fail in seconds, not after a long network timeout, where there is no network
-            socket.create_connection(("download.pytorch.org", 443), timeout=5).close()
-            state = torch.hub.load_state_dict_from_url(VGG19_URL, progress=False, check_hash=True)
-        except (OSError, URLError, RuntimeError) as error:
+            port = url.port or (443 if url.scheme == "https" else 80)
+            socket.create_connection((url.hostname, port), timeout=5).close()
+            _download_verified(VGG19_URL, path)
+        except OSError as error:  # URLError and HTTPError are OSErrors
             raise RuntimeError(f"the VGG-19 weights could not be downloaded ({error})") from error
-    else:
-        state = torch.load(_vgg19_file(), map_location="cpu", weights_only=True)
+    state = _load_weights(path)
     return {k.split(".", 1)[1]: v for k, v in state.items() if k.startswith("features.")}
 
 
@@ -262,7 +322,7 @@ def feature_net(kind: str = "auto", *, allow_download: bool | None = None, seed:
         (``RuntimeError`` if they cannot be had). ``"random-vgg19"`` is VGG-19 with random
         weights (He et al. 2016), as slow as the real one.
     allow_download : bool, optional
-        May torchvision download the weights (548 MB, hash-checked)? Default: only
+        May the weights be downloaded (548 MB, checked by SHA-256)? Default: only
         with ``SEDL_ALLOW_DOWNLOAD=1`` in the environment, or on Colab.
     seed : int
         Seed of the random networks' weights.

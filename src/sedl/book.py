@@ -1,0 +1,109 @@
+"""What a page needs from the book around it: glued values and their reproducibility tolerances.
+
+A page states its numbers in the prose through :func:`glue`. In the book build, where
+``myst-nb`` is installed, this is ``myst_nb.glue``: the value is recorded in the executed
+notebook and the ``{glue}`` roles of the page show it. Where a reader runs the page
+(Colab, Binder, a plain ``pip install sedl``) ``myst-nb`` is usually absent, and glueing
+a value silently does nothing, so the page runs the same everywhere.
+
+:func:`tolerate` declares how far a glued value may move when the page is executed a
+second time from nothing (``make reproduce``: an empty model cache, another thread
+count). Undeclared values must match exactly.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import math
+
+from sedl._checks import check_float
+
+__all__ = ["glue", "tolerate", "TOLERANCE_PREFIX", "TIMING", "within_tolerance"]
+
+#: Glued names that carry a tolerance start with this prefix (the rest is the pattern).
+TOLERANCE_PREFIX = "_tolerance:"
+#: The tolerance of a wall-clock measurement: it is never compared, only reported.
+TIMING = "timing"
+
+
+def _myst_glue():
+    try:
+        from myst_nb import glue
+    except ImportError:  # a reader's environment: nothing to record the value for
+        return None
+    return glue
+
+
+def glue(name: str, value, display: bool = True) -> None:
+    """Record ``value`` under ``name`` for the page's ``{glue}`` roles (``myst_nb.glue``).
+
+    Without ``myst-nb`` nothing is recorded, and ``value`` is shown only when
+    ``display`` is true, as the last line of a cell would show it.
+
+    >>> glue("answer", 42, display=False)
+    """
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"name: expected a non-empty string, got {name!r}")
+    if not isinstance(display, bool):
+        raise TypeError(f"display: expected a bool, got {type(display).__name__}")
+    myst = _myst_glue()
+    if myst is not None:
+        myst(name, value, display=display)
+    elif display:
+        from IPython.display import display as show
+
+        show(value)
+
+
+def tolerate(pattern: str, tolerance: float | str, *, reason: str) -> None:
+    """Declare how much the glued values matching ``pattern`` may differ between executions.
+
+    Parameters
+    ----------
+    pattern : str
+        A glob over the page's glued names (``"adv_fgsm_*"``).
+    tolerance : float or "timing"
+        The largest absolute difference ``make reproduce`` accepts, computed by the page
+        from its own spread over seeds where it has one; or :data:`TIMING` for a
+        wall-clock measurement, which is reported and never compared.
+    reason : str
+        Why the values move (shown in the reproducibility report).
+    """
+    if not isinstance(pattern, str) or not pattern:
+        raise ValueError(f"pattern: expected a non-empty glob of glued names, got {pattern!r}")
+    if tolerance != TIMING:
+        check_float(tolerance, "tolerance", minimum=0.0)
+        if not math.isfinite(tolerance):
+            raise ValueError(f"tolerance: expected a finite number, got {tolerance!r}")
+        tolerance = float(tolerance)
+    if not isinstance(reason, str) or not reason.strip():
+        raise ValueError(f"reason: expected a sentence saying why the values move, got {reason!r}")
+    glue(TOLERANCE_PREFIX + pattern, json.dumps({"tolerance": tolerance, "reason": reason}),
+         display=False)
+
+
+def within_tolerance(name: str, first: str, second: str, tolerances: dict[str, dict]) -> bool | None:
+    """Whether two executions' texts of the glued value ``name`` agree.
+
+    ``tolerances`` maps patterns to ``{"tolerance": ..., "reason": ...}`` as :func:`tolerate`
+    records them; the first matching pattern applies. Returns None for a timing, which is
+    not compared.
+
+    >>> within_tolerance("acc", "0.91", "0.93", {"acc*": {"tolerance": 0.05, "reason": "seed"}})
+    True
+    >>> within_tolerance("acc", "0.91", "0.93", {})
+    False
+    """
+    rule = next((r for p, r in tolerances.items() if fnmatch.fnmatchcase(name, p)), None)
+    if rule is not None and rule["tolerance"] == TIMING:
+        return None
+    if first == second:
+        return True
+    if rule is None:
+        return False
+    try:
+        a, b = float(first), float(second)
+    except ValueError:
+        return False
+    return abs(a - b) <= rule["tolerance"]
