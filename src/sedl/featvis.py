@@ -32,7 +32,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from sedl import data, hooks
+from sedl import hooks, wheels
 from sedl._checks import check_choice, check_float, check_int, check_module, check_seed
 
 __all__ = ["class_logit", "channel", "pixel_image", "fourier_image", "random_affine",
@@ -232,8 +232,8 @@ def filter_images(weight: torch.Tensor) -> torch.Tensor:
     return (0.5 + weight.detach() / (2 * peak)).cpu()
 
 
-#: The wheel that ships the MTCNN weights (its members and their SHA-256: ``sedl.data.WHEELS``).
-MTCNN_WHEEL = data.WHEELS["facenet-pytorch"].filename
+#: The wheel that ships the MTCNN weights (its members and their SHA-256: ``sedl.wheels.WHEELS``).
+MTCNN_WHEEL = wheels.WHEELS["facenet-pytorch"].filename
 _MTCNN_NETS = ("pnet", "rnet", "onet")
 
 
@@ -241,7 +241,7 @@ def mtcnn_state_dict(net: str = "onet", *, wheel: str | Path | None = None) -> d
     """The trained weights of one MTCNN stage, read from the ``facenet-pytorch`` wheel.
 
     The wheel is downloaded, never installed (its dependency pins clash with
-    the book's): :func:`sedl.data.fetch_wheel` finds it, or downloads it on
+    the book's): :func:`sedl.wheels.fetch_wheel` finds it, or downloads it on
     first use. The wheel and the file are checked against their SHA-256 and
     the file is loaded with ``weights_only=True``.
 
@@ -264,5 +264,5 @@ def mtcnn_state_dict(net: str = "onet", *, wheel: str | Path | None = None) -> d
     23(10). https://doi.org/10.1109/LSP.2016.2603342
     """
     check_choice(net, "net", _MTCNN_NETS)
-    blob = data.read_wheel_member("facenet-pytorch", f"facenet_pytorch/data/{net}.pt", wheel=wheel)
+    blob = wheels.read_wheel_member("facenet-pytorch", f"facenet_pytorch/data/{net}.pt", wheel=wheel)
     return torch.load(io.BytesIO(blob), map_location="cpu", weights_only=True)
