@@ -16,7 +16,8 @@ READER_STAMP := $(READER)/.installed
 # and models without a network"): `python -m sedl.wheels fetch` puts them here, verified.
 export SEDL_DATA ?= $(CURDIR)/$(VENV)/data
 
-.PHONY: all setup book test lint unit launch site browser twins bench reproduce clean help
+.PHONY: all setup book test lint unit reader launch site site-tests browser twins bench reproduce \
+	clean help
 all: test book
 
 help:
@@ -79,9 +80,20 @@ browser:
 
 # Every built page opened in headless Chromium, plus static checks of links and launch buttons.
 site: book browser
+	$(MAKE) --no-print-directory site-tests
+
+site-tests:
 	$(BIN)/python -m pytest tests/site -p no:cacheprovider
 
-test: lint unit book launch site
+reader: $(READER_STAMP)
+
+# What does not depend on each other runs at once, its output kept together (--output-sync):
+# the book build beside the reader's environment and Chromium's install, which mostly wait on
+# the network and the disk; then the launch tests beside the browser tests, which mostly wait
+# on the pages they load.
+test: lint unit
+	$(MAKE) --no-print-directory -j3 --output-sync=target book reader browser
+	$(MAKE) --no-print-directory -j2 --output-sync=target launch site-tests
 
 # A second, independent execution of every page (empty model cache, one thread), compared value
 # by value with the book build. Weekly in CI and on demand; writes benchmarks/REPRODUCE.md.

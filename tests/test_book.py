@@ -63,3 +63,19 @@ def test_tolerate_bad_input(kwargs, error, match):
 ])
 def test_within_tolerance(rules, a, b, expected):
     assert book.within_tolerance("x1", a, b, rules) is expected
+
+
+def test_rate_tolerance_is_k_standard_errors():
+    assert book.rate_tolerance(0.5, 100, k=1.0) == pytest.approx((0.25 + 1 / 400) ** 0.5 / 10)
+    assert book.rate_tolerance(1.0, 500) > 0  # a perfect score still may move by about an item
+
+
+@pytest.mark.parametrize("args, kwargs, error, match", [
+    ((1.5, 10), {}, ValueError, "rate: expected a number <= 1.0"),
+    ((0.5, 0), {}, ValueError, "n: expected a positive int"),
+    ((0.5, 10.0), {}, ValueError, "n: expected a positive int"),
+    ((0.5, 10), {"k": -1}, ValueError, "k: expected a number >= 0.0"),
+])
+def test_rate_tolerance_bad_input(args, kwargs, error, match):
+    with pytest.raises(error, match=match):
+        book.rate_tolerance(*args, **kwargs)

@@ -2,7 +2,6 @@
 
 import hashlib
 import socket
-import time
 
 import numpy as np
 import pytest
@@ -110,10 +109,8 @@ def test_the_weights_are_torchvisions():
     assert style_nets.VGG19_URL == VGG19_Weights.IMAGENET1K_V1.url
 
 
-def test_offline_fallback_is_chosen_quickly_and_says_why(offline):
-    start = time.perf_counter()
-    net = style.feature_net()
-    assert time.perf_counter() - start < 5
+def test_offline_fallback_is_chosen_without_the_network_and_says_why(offline):
+    net = style.feature_net()  # the fixture fails the test if anything tries to connect
     assert net.name == "random-multiscale"
     assert "not in the torch hub cache" in net.reason and "downloads are off" in net.reason
     assert style.vgg19_status()[0] is False

@@ -19,7 +19,7 @@ import math
 
 from sedl._checks import check_float
 
-__all__ = ["glue", "tolerate", "TOLERANCE_PREFIX", "TIMING", "MACHINE", "NOT_COMPARED",
+__all__ = ["glue", "tolerate", "rate_tolerance", "TOLERANCE_PREFIX", "TIMING", "MACHINE", "NOT_COMPARED",
            "within_tolerance"]
 
 #: Glued names that carry a tolerance start with this prefix (the rest is the pattern).
@@ -86,6 +86,24 @@ def tolerate(pattern: str, tolerance: float | str, *, reason: str) -> None:
         raise ValueError(f"reason: expected a sentence saying why the values move, got {reason!r}")
     glue(TOLERANCE_PREFIX + pattern, json.dumps({"tolerance": tolerance, "reason": reason}),
          display=False)
+
+
+def rate_tolerance(rate: float, n: int, *, k: float = 4.0) -> float:
+    """``k`` standard errors of a rate (an accuracy, a success rate) measured on ``n`` items.
+
+    A model retrained with another thread count is, for its test-set numbers, much like one
+    trained with another seed: its accuracy on ``n`` images moves by about the sampling
+    error of a rate on ``n`` items, ``sqrt(p (1 - p) / n)``. The ``1 / (4 n)`` added under the
+    root keeps a rate of 0 or 1 from getting a tolerance of zero.
+
+    >>> round(rate_tolerance(0.5, 500), 4)
+    0.0895
+    """
+    check_float(rate, "rate", minimum=0.0, maximum=1.0)
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"n: expected a positive int (the number of items), got {n!r}")
+    check_float(k, "k", minimum=0.0)
+    return k * math.sqrt((rate * (1 - rate) + 1 / (4 * n)) / n)
 
 
 def within_tolerance(name: str, first: str, second: str, tolerances: dict[str, dict]) -> bool | None:

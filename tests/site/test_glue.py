@@ -2,11 +2,9 @@
 none is shown as code. (Whether a value is reproducible is `make reproduce`'s question.)"""
 
 import importlib.util
-import json
 import sys
 
 import pytest
-
 from conftest import ROOT
 
 _spec = importlib.util.spec_from_file_location("reproduce", ROOT / "scripts" / "reproduce.py")
@@ -18,10 +16,10 @@ GLUING_PAGES = sorted(p.relative_to(ROOT).with_suffix("").as_posix()
 
 
 def _built_glue(page: str) -> dict[str, str]:
-    built = reproduce.EXECUTED / f"{page}.ipynb"
-    if not built.exists():
-        pytest.fail(f"{built} is missing: run `make book` before the site tests")
-    return reproduce.notebook_glue(json.loads(built.read_text()), built.with_suffix(".glue.json"))
+    try:
+        return reproduce.notebook_glue(reproduce.book_build_notebook(ROOT / f"{page}.md"))
+    except FileNotFoundError as missing:
+        pytest.fail(str(missing))
 
 
 def test_pages_that_quote_glued_values_exist():

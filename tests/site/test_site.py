@@ -9,7 +9,6 @@ import urllib.parse
 import pytest
 import yaml
 from bs4 import BeautifulSoup
-
 from conftest import HTML, ROOT
 
 spec = importlib.util.spec_from_file_location("twins", ROOT / "scripts" / "twins.py")
@@ -191,8 +190,7 @@ def test_a_solution_dropdown_opens(browser, site_url):
     body = solution.locator(".solution-content, section").first
     assert not body.is_visible()
     solution.locator("button.toggle-button, .admonition-title").first.click()
-    tab.wait_for_timeout(500)
-    assert body.is_visible()
+    body.wait_for(state="visible", timeout=10_000)  # the dropdown animates open; wait for it, not a time
     tab.close()
 
 
