@@ -181,17 +181,26 @@ def book_build_notebook(md: Path) -> dict:
 
     It is read from Jupyter Book's execution cache, matched on the page's present code: the
     copy in `_build/jupyter_execute` lacks the outputs when the build took the page from the
-    cache, and myst-nb moves the glued values out of it."""
+    cache. A page that is executed on every build (``execution_mode: force``) is not cached;
+    its copy there is complete, except for the glued values, which myst-nb moves beside it."""
     import jupytext
     import nbformat
     from jupyter_cache import get_cache
 
+    page = md.relative_to(ROOT).with_suffix("")
     try:
         record = get_cache(CACHE).match_cache_notebook(jupytext.read(md))
+        return json.loads(nbformat.writes(get_cache(CACHE).get_cache_bundle(record.pk).nb))
     except KeyError:
-        raise FileNotFoundError(f"{md.relative_to(ROOT)}: the book build's execution cache holds no run of "
-                                "its present code: run `make book` before `make reproduce`") from None
-    return json.loads(nbformat.writes(get_cache(CACHE).get_cache_bundle(record.pk).nb))
+        executed = ROOT / "_build" / "jupyter_execute" / f"{page}.ipynb"
+        if "execution_mode: force" not in md.read_text() or not executed.exists():
+            raise FileNotFoundError(f"{page}: the book build's execution cache holds no run of its "
+                                    "present code: run `make book` before `make reproduce`") from None
+    nb = json.loads(executed.read_text())
+    store = executed.with_suffix(".glue.json")  # {name: output}, without glue's MIME prefix
+    glued = list(json.loads(store.read_text()).values()) if store.exists() else []
+    nb["cells"].append({"cell_type": "code", "source": "", "outputs": glued})
+    return nb
 
 
 def check_page(md: Path, cache: Path) -> dict:
