@@ -55,3 +55,19 @@ def test_device_and_environment_report():
     report = repro.environment_report()
     assert report["torch"] == torch.__version__
     assert all(isinstance(v, str) and v for v in report.values())
+
+
+def test_num_threads_sets_and_restores_the_count_even_on_error():
+    before = torch.get_num_threads()
+    with pytest.raises(RuntimeError), repro.num_threads(1):
+        assert torch.get_num_threads() == 1
+        raise RuntimeError("inside")
+    assert torch.get_num_threads() == before
+    with repro.num_threads(None):
+        assert torch.get_num_threads() == before
+
+
+@pytest.mark.parametrize("bad", [0, -2, 1.0, True, "2"])
+def test_num_threads_rejects_bad_counts(bad):
+    with pytest.raises(ValueError, match="threads: expected a positive int or None"), repro.num_threads(bad):
+        pass

@@ -20,6 +20,21 @@ def test_same_seed_gives_bit_identical_weights(small_digits):
     assert all(torch.equal(a, b) for a, b in zip(*weights, strict=True))
 
 
+def test_weights_do_not_depend_on_the_machines_thread_count(small_digits):
+    """fit trains with one thread by default: the ambient count (the machine's cores) is restored
+    afterwards and does not change the weights."""
+    tr, _ = small_digits
+    weights, before = [], torch.get_num_threads()
+    for ambient in (1, 2):
+        torch.set_num_threads(ambient)
+        model = models.build(seed=0, image_size=8, width=8)
+        train.fit(model, tr, epochs=1, seed=3)
+        assert torch.get_num_threads() == ambient
+        weights.append(model.head.fc.weight.detach().clone())
+    torch.set_num_threads(before)
+    assert torch.equal(*weights)
+
+
 def test_other_seed_gives_other_weights(small_digits):
     tr, _ = small_digits
     a, b = models.build(seed=0, image_size=8, width=4), models.build(seed=0, image_size=8, width=4)
@@ -69,6 +84,8 @@ def test_random_shift_moves_pixels_within_bounds():
     ({"batch_size": 2.0}, TypeError, "batch_size: expected an int"),
     ({"augment": "shift"}, TypeError, "augment: expected a callable"),
     ({"seed": -1}, ValueError, "seed: expected an int >= 0"),
+    ({"threads": 0}, ValueError, "threads: expected a positive int or None, got 0"),
+    ({"threads": "1"}, ValueError, "threads: expected a positive int or None, got '1'"),
 ])
 def test_fit_rejects_bad_hyperparameters(small_digits, kwargs, error, fragment):
     model = models.build(seed=0, image_size=8, width=2)

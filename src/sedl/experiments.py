@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from sedl import repro
 from sedl._checks import check_images, check_int, check_labels, check_seed
 
 __all__ = ["run", "summarize", "mean_std", "select_best", "knn_pool"]
@@ -255,12 +256,8 @@ def _pca_basis(x: torch.Tensor, dims: int) -> tuple[torch.Tensor, torch.Tensor]:
     cov = (x - mean).T @ (x - mean) / (len(x) - 1)  # (D, D)
     # One thread: a small eigendecomposition gains nothing from more, and multithreaded
     # LAPACK was seen to stall for many seconds on a busy 2-core machine.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with repro.num_threads(1):
         _, vectors = torch.linalg.eigh(cov)  # eigenvalues in ascending order
-    finally:
-        torch.set_num_threads(threads)
     return mean, vectors.flip(1)[:, :dims]  # (D,), (D, dims): the top components
 
 

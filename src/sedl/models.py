@@ -134,6 +134,7 @@ _DATASETS = {"mnist": data.mnist, "digits": data.digits}
 def _train_recipe(recipe: dict, seed: int) -> tuple[nn.Module, dict]:
     load = _DATASETS[recipe["dataset"]]
     fit_args = dict(recipe["fit"])
+    fit_args.setdefault("threads", 1)  # train.fit's default: weights independent of the core count
     shift = fit_args.pop("shift")
     model = build(seed=seed, **recipe["model"])
     start = time.perf_counter()
@@ -143,7 +144,7 @@ def _train_recipe(recipe: dict, seed: int) -> tuple[nn.Module, dict]:
     test = train.evaluate(model, *load("test"))
     return model, {"train_seconds": seconds, "test_accuracy": test["accuracy"],
                    "test_loss": test["loss"], "history": history.to_dict(orient="list"),
-                   "threads": torch.get_num_threads()}
+                   "threads": fit_args["threads"]}
 
 
 def pretrained(name: str = "mnist_cnn", *, seed: int = 0,

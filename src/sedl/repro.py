@@ -19,7 +19,7 @@ import torch
 
 from sedl._checks import check_seed
 
-__all__ = ["set_seed", "device", "environment_report", "generator", "preserved_rng"]
+__all__ = ["set_seed", "device", "environment_report", "generator", "preserved_rng", "num_threads"]
 
 
 def set_seed(seed: int, *, deterministic: bool = True) -> None:
@@ -91,6 +91,33 @@ def preserved_rng() -> Iterator[None]:
         finally:
             random.setstate(python_state)
             np.random.set_state(numpy_state)  # noqa: NPY002
+
+
+@contextmanager
+def num_threads(threads: int | None) -> Iterator[None]:
+    """Run a block with ``threads`` CPU threads for PyTorch, then restore the previous count.
+
+    The thread count decides the order in which a CPU sums, so it is part of the computation
+    (:ref:`sec_reproducibility`): :func:`sedl.train.fit` trains with one thread by default, so
+    that the weights it gives do not depend on how many cores the machine has. ``None``
+    leaves the count as it is.
+
+    >>> before = torch.get_num_threads()
+    >>> with num_threads(1):
+    ...     torch.get_num_threads()
+    1
+    >>> torch.get_num_threads() == before
+    True
+    """
+    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
+        raise ValueError(f"threads: expected a positive int or None, got {threads!r}")
+    previous = torch.get_num_threads()
+    if threads is not None:
+        torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
 
 
 def device() -> torch.device:
