@@ -129,6 +129,16 @@ def test_grad_cam_is_in_unit_range_and_occlusion_sees_the_covered_pixels():
     assert occ[0, 0, :2, :2].eq(1).all() and occ[0, 0].sum() == 4
 
 
+def test_occlusion_of_pixels_already_at_the_fill_value_is_exactly_zero():
+    """Covering black background with black changes nothing, so its drop is 0, whatever the
+    batch size or thread count (float noise of ~1e-6 used to survive there)."""
+    model, x = gray_model(), inputs()
+    x[:, :, :, :14] = 0.0  # the left half is background
+    for batch_size in (4, 1000):
+        occ = attribution.occlusion(model, x, TARGET, patch=4, stride=4, batch_size=batch_size)
+        assert occ[:, :, :, :12].eq(0).all()  # windows wholly inside the background
+
+
 def test_heatmap_reduces_channels():
     attr = torch.randn(2, 3, 5, 5)
     assert torch.equal(attribution.heatmap(attr), attr.abs().sum(1))

@@ -220,6 +220,10 @@ def occlusion(model: nn.Module, images: torch.Tensor, target: int | torch.Tensor
             scores = model(covered).gather(1, target.repeat(len(chunk))[:, None]).cpu()
             drops = base - scores.view(len(chunk), n)  # (len(chunk), N)
             for j, (top, left) in enumerate(chunk):
+                # A patch that changes no pixel changes nothing: its drop is exactly 0, not the
+                # float noise of a batch of another size (which also moves with the thread count).
+                window = images[:, :, top:top + patch, left:left + patch]
+                drops[j][(window == fill).flatten(1).all(1).cpu()] = 0.0
                 total[:, 0, top:top + patch, left:left + patch] += drops[j][:, None, None]
                 count[:, :, top:top + patch, left:left + patch] += 1
     return total / count.clamp(min=1)
