@@ -230,21 +230,6 @@ def numeric_deltas(book: dict[str, str], second: dict[str, str], rules: dict[str
     return deltas
 
 
-def toc_pages() -> list[Path]:
-    """The executable pages of the table of contents, in its order."""
-    sys.path.insert(0, str(ROOT / "scripts"))
-    import twins
-    import yaml
-
-    def files(node):
-        if isinstance(node, dict):
-            return [f for k, v in node.items() for f in ([v] if k in ("file", "root") else files(v))]
-        return [f for item in node for f in files(item)] if isinstance(node, list) else []
-
-    listed = [ROOT / f"{f}.md" for f in files(yaml.safe_load((ROOT / "_toc.yml").read_text()))]
-    return [md for md in listed if twins.is_executable(md)]
-
-
 def write_markdown(results: list[dict], path: Path) -> None:
     """The report the status page shows: per page, what was compared and how far it moved."""
     lines = ["Second execution: empty model cache, one thread per kernel; compared with the book build.", "",
@@ -283,7 +268,9 @@ def against_report(pages: list[Path]) -> int:
 def main(argv: list[str]) -> int:
     if argv[:1] == ["--against-report"]:
         return against_report([ROOT / f"{p}.md" for p in argv[1:]])
-    pages = [ROOT / f"{p}.md" for p in argv] if argv else toc_pages()
+    from sedl import ledger  # the TOC's executable pages, in its order
+
+    pages = [ROOT / f"{p}.md" for p in argv] if argv else ledger.executable_pages(ROOT)
     OUT.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="sedl-reproduce-") as cache:
         # One thread per kernel, two kernels at a time: the cores stay busy, the thread count differs.
