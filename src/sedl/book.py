@@ -9,6 +9,12 @@ a value silently does nothing, so the page runs the same everywhere.
 :func:`tolerate` declares how far a glued value may move when the page is executed a
 second time from nothing (``make reproduce``: an empty model cache, another thread
 count). Undeclared values must match exactly.
+
+:func:`claim` guards a sentence of the prose that states a result in words ("more",
+"close", "all", "none", a ranking): a hidden cell beside the computation states the
+sentence and the condition that makes it true, and the page stops with the sentence
+quoted when a later change makes the output contradict it. Numbers themselves are never
+typed in the prose; they are glued.
 """
 
 from __future__ import annotations
@@ -19,8 +25,8 @@ import math
 
 from sedl._checks import check_float
 
-__all__ = ["glue", "tolerate", "rate_tolerance", "TOLERANCE_PREFIX", "TIMING", "MACHINE", "NOT_COMPARED",
-           "within_tolerance"]
+__all__ = ["glue", "claim", "ClaimError", "tolerate", "rate_tolerance", "TOLERANCE_PREFIX", "TIMING",
+           "MACHINE", "NOT_COMPARED", "within_tolerance"]
 
 #: Glued names that carry a tolerance start with this prefix (the rest is the pattern).
 TOLERANCE_PREFIX = "_tolerance:"
@@ -58,6 +64,51 @@ def glue(name: str, value, display: bool = True) -> None:
         from IPython.display import display as show
 
         show(value)
+
+
+class ClaimError(AssertionError):
+    """A sentence of the page's prose is contradicted by the page's own output."""
+
+
+def claim(holds: bool, sentence: str, **evidence) -> None:
+    """Stop the page unless ``holds``: the output still supports the prose's ``sentence``.
+
+    ``sentence`` is the sentence of the prose (or enough of it to find it) that the
+    condition ``holds`` makes true; ``evidence`` names the values the condition is
+    computed from, shown in the error so that the reader of a failed build sees at once
+    what the output says instead. Put the call in a hidden cell (``tags: [remove-cell]``)
+    right after the computation it checks; the book build stops on the error, naming
+    the sentence.
+
+    Write the condition with the margin the sentence promises: "FGSM does far worse than
+    noise" is ``fgsm < noise - tolerance``, not ``fgsm < noise``, so that the claim
+    survives the variation that ``tolerate`` declares and fails when the result does not.
+
+    >>> claim(0.94 > 0.90, "Nine in ten are right.", accuracy=0.94)
+    >>> claim(0.84 > 0.90, "Nine in ten are right.", accuracy=0.84)
+    Traceback (most recent call last):
+    ...
+    sedl.book.ClaimError: the output contradicts the sentence "Nine in ten are right." (accuracy=0.84)
+    """
+    import numpy as np
+
+    if not isinstance(holds, (bool, np.bool_)):
+        raise TypeError(f"holds: expected a bool (the condition that makes the sentence true), "
+                        f"got {type(holds).__name__}")
+    if not isinstance(sentence, str) or not sentence.strip():
+        raise ValueError(f"sentence: expected the sentence of the prose this checks, got {sentence!r}")
+    if not holds:
+        shown = ", ".join(f"{name}={_short(value)}" for name, value in evidence.items())
+        raise ClaimError(f'the output contradicts the sentence "{sentence.strip()}"'
+                         + (f" ({shown})" if shown else ""))
+
+
+def _short(value) -> str:
+    """A value as the error message shows it: numbers to 4 significant digits."""
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def tolerate(pattern: str, tolerance: float | str, *, reason: str) -> None:
