@@ -43,8 +43,11 @@ setup: $(STAMP)
 twins: setup
 	$(BIN)/python scripts/twins.py
 
+# scripts/execute.py executes the pages whose code changed into the execution cache, two
+# kernels at a time; the build then takes every page from the cache (each executed once).
 book: setup
 	$(BIN)/python scripts/twins.py --check
+	$(BIN)/python scripts/execute.py
 	$(BIN)/jupyter-book build . --warningiserror --nitpick --keep-going
 
 lint: setup
@@ -61,7 +64,8 @@ $(READER_STAMP): tests/launch/colab-preinstalled.txt constraints.txt
 	rm -rf $(READER)
 	$(PYTHON) -m venv $(READER)
 	$(READER)/bin/python -m pip install --quiet --disable-pip-version-check \
-		-r tests/launch/colab-preinstalled.txt nbval==0.11.0 pytest==9.2.0
+		-r tests/launch/colab-preinstalled.txt nbval==0.11.0 pytest==9.2.0 \
+		pytest-xdist==3.8.0
 	$(READER)/bin/python -m pip freeze --exclude-editable > $(READER)/colab-base.txt
 	touch $@
 

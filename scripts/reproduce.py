@@ -2,8 +2,8 @@
 
 `make reproduce` (weekly in CI, and on demand) runs this after `make book`. Each executable
 page of the table of contents is executed again, independently of the book build: an empty
-model cache (every model is trained again), one thread per kernel instead of the machine's
-default, two pages at a time. Then, page by page and value by value, in both directions:
+model cache (every model is trained again), two threads per kernel instead of the build's one
+(scripts/execute.py), two pages at a time. Then, page by page and value by value, in both directions:
 
 - every glued value must match the book build's exactly, unless the page declared with
   ``sedl.book.tolerate`` how far it may move (a tolerance the page derives from its own seed
@@ -39,6 +39,9 @@ CACHE = ROOT / "_build" / ".jupyter_cache"  # Jupyter Book's execution cache: th
 OUT = ROOT / "_build" / "reproduce"
 REPORT_MD = ROOT / "benchmarks" / "REPRODUCE.md"
 sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT / "scripts"))
+from execute import execute as execute_page  # noqa: E402
+
 from sedl.book import NOT_COMPARED, TOLERANCE_PREFIX, within_tolerance  # noqa: E402
 
 NUMBER = re.compile(r"[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?")
@@ -160,20 +163,16 @@ def _cells_agree(x: str, y: str, tolerance: float | None) -> bool:
 
 def execute(md: Path, env: dict[str, str]) -> dict:
     """Execute a MyST page in a fresh kernel, in its own folder, as the book build does."""
-    import jupytext
     import nbformat
-    from nbclient import NotebookClient
 
-    nb = jupytext.read(md)
-    client = NotebookClient(nb, timeout=600, kernel_name="python3",
-                            resources={"metadata": {"path": str(md.parent)}})
-    client.execute(env=env)  # passed on to the kernel's process
+    nb, _ = execute_page(md, env)
     return json.loads(nbformat.writes(nb))
 
 
 def second_env(cache: Path) -> dict[str, str]:
     """The environment of the second execution: nothing cached, another thread count."""
-    return os.environ | {"SEDL_CACHE": str(cache), "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    # The book build runs one thread per kernel (scripts/execute.py): here two.
+    return os.environ | {"SEDL_CACHE": str(cache), "OMP_NUM_THREADS": "2", "MKL_NUM_THREADS": "2"}
 
 
 def book_build_notebook(md: Path) -> dict:
@@ -232,7 +231,8 @@ def numeric_deltas(book: dict[str, str], second: dict[str, str], rules: dict[str
 
 def write_markdown(results: list[dict], path: Path) -> None:
     """The report the status page shows: per page, what was compared and how far it moved."""
-    lines = ["Second execution: empty model cache, one thread per kernel; compared with the book build.", "",
+    lines = ["Second execution: empty model cache, two threads per kernel (the build: one); "
+             "compared with the book build.", "",
              "| page | values | exact | within tolerance | not compared | differences | largest change |",
              "| --- | --: | --: | --: | --: | --: | --- |"]
     for r in results:
@@ -273,7 +273,7 @@ def main(argv: list[str]) -> int:
     pages = [ROOT / f"{p}.md" for p in argv] if argv else ledger.executable_pages(ROOT)
     OUT.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="sedl-reproduce-") as cache:
-        # One thread per kernel, two kernels at a time: the cores stay busy, the thread count differs.
+        # Two kernels at a time with two threads each: the thread count differs from the build's.
         with ThreadPoolExecutor(max_workers=2) as pool:
             results = list(pool.map(lambda md: check_page(md, Path(cache)), pages))
     (OUT / "report.json").write_text(json.dumps(results, indent=1))

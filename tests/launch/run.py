@@ -4,8 +4,9 @@
 `sedl` package as a page's first cell installs it on Colab; the same environment serves Binder,
 see tests/launch/test_environment.py) and runs this script with that environment's Python.
 Each `.ipynb` twin is copied alone into an empty folder outside the repository, as Colab opens
-a notebook from GitHub, and nbval executes it there top to bottom. Nothing of the repository is
-reachable from the kernel: not its data, not `_build`, not the Makefile.
+a notebook from GitHub, and nbval executes it there top to bottom, two notebooks at a time.
+Nothing of the repository is reachable from the kernel: not its data, not `_build`, not the
+Makefile.
 
     python tests/launch/run.py            # every twin
     python tests/launch/run.py PAGE ...   # only these (paths of twins, e.g. book/models.ipynb)
@@ -16,6 +17,7 @@ Exit status: pytest's. The last line counts pages run / pages total.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -24,6 +26,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+KERNELS = 2  # notebooks run at once (pytest-xdist); the machines have 2 cores
 
 
 def twins(selected: list[str]) -> list[Path]:
@@ -87,7 +90,10 @@ def main(argv: list[str]) -> int:
         status = subprocess.call([
             sys.executable, "-m", "pytest", "-c", str(where / "pytest.ini"), "--rootdir", str(where),
             "--nbval-lax", "--nbval-current-env", "--nbval-cell-timeout=600", "-p", "no:cacheprovider",
-            "-q", f"--junitxml={report}", str(where / "pages")], cwd=where)
+            # two notebooks at a time, each whole on one worker, one thread per kernel
+            "-n", str(KERNELS), "--dist", "loadfile",
+            "-q", f"--junitxml={report}", str(where / "pages")], cwd=where,
+            env=os.environ | {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"})
         failed = failed_pages(report, copies) if report.exists() else set(copies.values())
     for page in sorted(failed):
         print(f"launch: {page} failed when run alone in the reader's environment", file=sys.stderr)
