@@ -58,6 +58,12 @@ class ONet(nn.Module):
 
     def embed(self, images: torch.Tensor) -> torch.Tensor:
         """The 256 features that the three heads read, ``(N, 256)``."""
+        # Shape only: SmoothGrad feeds noisy copies that leave [0, 1] on purpose.
+        if not isinstance(images, torch.Tensor):
+            raise TypeError(f"images: expected a torch.Tensor, got {type(images).__name__}")
+        if images.dim() != 4 or tuple(images.shape[1:]) != (3, CROP, CROP):
+            raise ValueError(f"images: expected RGB crops of shape (N, 3, {CROP}, {CROP}), "
+                             f"got {tuple(images.shape)}")
         x = (images * 255 - 127.5) * 0.0078125  # facenet-pytorch's input scaling, to [-1, 1]
         for i in (1, 2, 3):
             x = getattr(self, f"pool{i}")(getattr(self, f"prelu{i}")(getattr(self, f"conv{i}")(x)))
