@@ -75,7 +75,7 @@ def test_onet_bad_input(wheel, error, fragment):
 
 
 @pytest.mark.parametrize("images, error, fragment", [
-    (torch.rand(1, 1, 48, 48), ValueError, r"images: expected RGB crops of shape \(N, 3, 48, 48\), got \(1, 1"),
+    (torch.rand(1, 1, 48, 48), ValueError, r"images: expected RGB crops of shape \(N, 3, 48, 48\), got \(1,"),
     (torch.rand(1, 3, 24, 24), ValueError, r"images: expected RGB crops of shape \(N, 3, 48, 48\)"),
     (torch.rand(3, 48, 48), ValueError, r"images: expected RGB crops of shape \(N, 3, 48, 48\)"),
     ("x", TypeError, "images: expected a torch.Tensor, got str"),
