@@ -142,35 +142,103 @@ def test_occlusion_of_pixels_already_at_the_fill_value_is_exactly_zero():
 def test_heatmap_reduces_channels():
     attr = torch.randn(2, 3, 5, 5)
     assert torch.equal(attribution.heatmap(attr), attr.abs().sum(1))
-    with pytest.raises(ValueError, match=r"attributions: expected shape \(N, C, H, W\), got \(3, 5, 5\)"):
-        attribution.heatmap(attr[0])
 
 
-@pytest.mark.parametrize("call, error, fragment", [
-    (lambda m, x: attribution.gradient(m, x, 10), ValueError,
-     r"target: expected labels in \[0, 9\], got labels in \[10, 10\]"),
-    (lambda m, x: attribution.gradient(m, x, torch.tensor([1, 2])), ValueError,
-     "target: expected 4 labels, one per image, got 2"),
-    (lambda m, x: attribution.gradient(m, x, 1.5), TypeError, "target: expected a torch.Tensor, got float"),
-    (lambda m, x: attribution.gradient(m, x[0], 1), ValueError,
+def _no_hooks_left(model):
+    return sum(len(m._forward_hooks) for m in model.modules()) == 0
+
+
+COMMON = [  # what every method checks through _prepare: (arguments, error, message)
+    (dict(target=10), ValueError, r"target: expected labels in \[0, 9\], got labels in \[10, 10\]"),
+    (dict(target=torch.tensor([1, 2])), ValueError, "target: expected 4 labels, one per image, got 2"),
+    (dict(target=1.5), TypeError, "target: expected a torch.Tensor, got float"),
+    (dict(target=True), TypeError, "target: expected a torch.Tensor, got bool"),
+    (dict(images=torch.rand(1, 28, 28)), ValueError,
      r"images: expected shape \(N, C, H, W\), got shape \(1, 28, 28\)"),
-    (lambda m, x: attribution.gradient(m, x * 2, 1), ValueError, r"images: expected values in \[0, 1\]"),
-    (lambda m, x: attribution.gradient("m", x, 1), TypeError, "model: expected a torch.nn.Module"),
-    (lambda m, x: attribution.grad_cam(m, x, 1, layer="features.conv9"), ValueError,
-     r"layer: expected one of \[.*got 'features.conv9'"),
-    (lambda m, x: attribution.grad_cam(m, x, 1, layer="embedding.fc"), ValueError,
-     r"layer: expected a layer with \(N, C, h, w\) outputs, got 'embedding.fc' with shape \(4, 32\)"),
-    (lambda m, x: attribution.integrated_gradients(m, x, 1, baseline=torch.zeros(1, 1, 8, 8)), ValueError,
-     r"baseline: expected shape \(1 or 4, 1, 28, 28\), got \(1, 1, 8, 8\)"),
-    (lambda m, x: attribution.integrated_gradients(m, x, 1, steps=0), ValueError,
-     "steps: expected an int >= 1, got 0"),
-    (lambda m, x: attribution.smoothgrad(m, x, 1, noise=-1.0), ValueError, "noise: expected a number >= 0.0"),
-    (lambda m, x: attribution.occlusion(m, x, 1, patch=29), ValueError,
-     "patch: expected an int <= 28, got 29"),
-    (lambda m, x: attribution.occlusion(m, x, 1, fill=2.0), ValueError, "fill: expected a number <= 1.0"),
-])
-def test_bad_inputs_get_clear_errors(call, error, fragment):
-    model = gray_model()
+    (dict(images=torch.rand(4, 1, 28, 28) * 2), ValueError, r"images: expected values in \[0, 1\]"),
+    (dict(images=torch.rand(0, 1, 28, 28), target=torch.tensor([], dtype=torch.long)), ValueError,
+     "images: expected at least one image"),
+    (dict(images=[[0.0]]), TypeError, "images: expected a torch.Tensor, got list"),
+    (dict(model="m"), TypeError, "model: expected a torch.nn.Module"),
+    (dict(model=torch.nn.Flatten(0)), ValueError,
+     r"model: expected a classifier with logits of shape \(N, num_classes\), got \(784,\)"),
+]
+
+
+def _call(method, change, **extra):
+    arguments = {"model": gray_model(), "images": inputs(), "target": 1} | change
+    return method(arguments.pop("model"), arguments.pop("images"), arguments.pop("target"), **extra)
+
+
+@pytest.mark.parametrize("change, error, fragment", COMMON)
+def test_gradient_bad_input(change, error, fragment):
     with pytest.raises(error, match=fragment):
-        call(model, inputs())
-    assert sum(len(m._forward_hooks) for m in model.modules()) == 0
+        _call(attribution.gradient, change)
+
+
+@pytest.mark.parametrize("change, error, fragment", COMMON[:2] + [
+    (dict(samples=0), ValueError, "samples: expected an int >= 1, got 0"),
+    (dict(samples=2.0), TypeError, "samples: expected an int, got float"),
+    (dict(noise=-1.0), ValueError, "noise: expected a number >= 0.0"),
+    (dict(noise=float("inf")), ValueError, "noise: expected a finite number, got inf"),
+    (dict(noise="0.1"), TypeError, "noise: expected a number, got str"),
+    (dict(generator=5), TypeError, "generator: expected a torch.Generator or None, got int 5"),
+    (dict(batch_size=0), ValueError, "batch_size: expected an int >= 1, got 0"),
+])
+def test_smoothgrad_bad_input(change, error, fragment):
+    keywords = {k: change.pop(k) for k in list(change) if k not in ("model", "images", "target")}
+    with pytest.raises(error, match=fragment):
+        _call(attribution.smoothgrad, change, **keywords)
+
+
+@pytest.mark.parametrize("change, error, fragment", COMMON[:2] + [
+    (dict(baseline=torch.zeros(1, 1, 8, 8)), ValueError,
+     r"baseline: expected shape \(1 or 4, 1, 28, 28\), got \(1, 1, 8, 8\)"),
+    (dict(baseline=torch.full((1, 1, 28, 28), 2.0)), ValueError, r"baseline: expected values in \[0, 1\]"),
+    (dict(baseline=0.0), TypeError, "baseline: expected a torch.Tensor, got float"),
+    (dict(steps=0), ValueError, "steps: expected an int >= 1, got 0"),
+    (dict(batch_size=-3), ValueError, "batch_size: expected an int >= 1, got -3"),
+])
+def test_integrated_gradients_bad_input(change, error, fragment):
+    keywords = {k: change.pop(k) for k in list(change) if k not in ("model", "images", "target")}
+    with pytest.raises(error, match=fragment):
+        _call(attribution.integrated_gradients, change, **keywords)
+
+
+@pytest.mark.parametrize("change, error, fragment", COMMON[:2] + [
+    (dict(layer="features.conv9"), ValueError, r"layer: expected one of \[.*got 'features.conv9'"),
+    (dict(layer="embedding.fc"), ValueError,
+     r"layer: expected a layer with \(N, C, h, w\) outputs, got 'embedding.fc' with shape \(4, 32\)"),
+    (dict(layer=3), TypeError, "layer: expected a layer name"),
+])
+def test_grad_cam_bad_input(change, error, fragment):
+    model = gray_model()
+    keywords = {"layer": "features.relu4"} | {k: change.pop(k) for k in list(change) if k == "layer"}
+    with pytest.raises(error, match=fragment):
+        _call(attribution.grad_cam, change | {"model": model}, **keywords)
+    assert _no_hooks_left(model)
+
+
+@pytest.mark.parametrize("change, error, fragment", COMMON[:2] + [
+    (dict(patch=29), ValueError, "patch: expected an int <= 28, got 29"),
+    (dict(patch=0), ValueError, "patch: expected an int >= 1, got 0"),
+    (dict(stride=0), ValueError, "stride: expected an int >= 1, got 0"),
+    (dict(fill=2.0), ValueError, "fill: expected a number <= 1.0"),
+    (dict(fill=None), TypeError, "fill: expected a number, got NoneType"),
+    (dict(batch_size=0), ValueError, "batch_size: expected an int >= 1, got 0"),
+])
+def test_occlusion_bad_input(change, error, fragment):
+    keywords = {k: change.pop(k) for k in list(change) if k not in ("model", "images", "target")}
+    with pytest.raises(error, match=fragment):
+        _call(attribution.occlusion, change, **keywords)
+
+
+@pytest.mark.parametrize("arguments, error, fragment", [
+    ((torch.randn(3, 5, 5),), ValueError, r"attributions: expected shape \(N, C, H, W\), got \(3, 5, 5\)"),
+    (([[1.0]],), TypeError, "attributions: expected a torch.Tensor, got list"),
+    ((torch.randn(1, 1, 2, 2), "yes"), TypeError, "absolute: expected a bool, got str"),
+])
+def test_heatmap_bad_input(arguments, error, fragment):
+    attributions, *absolute = arguments
+    with pytest.raises(error, match=fragment):
+        attribution.heatmap(attributions, **({"absolute": absolute[0]} if absolute else {}))

@@ -130,32 +130,142 @@ def test_mtcnn_without_any_wheel_says_how_to_fetch_it(tmp_path, monkeypatch):
         featvis.mtcnn_state_dict("rnet")
 
 
+def _no_hooks_left(net):
+    return sum(len(m._forward_hooks) for m in net.modules()) == 0
+
+
+@pytest.mark.parametrize("k, error, fragment", [
+    ("3", TypeError, "k: expected an int or a non-empty list of ints"),
+    ([], TypeError, "k: expected an int or a non-empty list of ints"),
+    (-1, ValueError, "k: expected an int >= 0, got -1"),
+    ([1, True], TypeError, "k: expected an int, got bool"),
+    (1.0, TypeError, "k: expected an int or a non-empty list of ints"),
+])
+def test_class_logit_bad_input(k, error, fragment):
+    with pytest.raises(error, match=fragment):
+        featvis.class_logit(k)
+
+
 @pytest.mark.parametrize("call, error, fragment", [
     (lambda m: featvis.visualize(m, featvis.class_logit(10), steps=1), ValueError,
      "k: expected an int <= 9, got 10"),
-    (lambda m: featvis.visualize(m, featvis.channel("features.relu4", 16), steps=1), ValueError,
-     "index: expected an int <= 15, got 16"),
-    (lambda m: featvis.visualize(m, featvis.channel("features.conv9", 0), steps=1), ValueError,
-     "layer: expected one of"),
     (lambda m: featvis.visualize(m, featvis.class_logit([1, 2, 3]), batch=2, steps=1), ValueError,
      r"k: expected 1 or 2 indices \(one per image\), got 3"),
-    (lambda m: featvis.class_logit("3"), TypeError, "k: expected an int or a non-empty list of ints"),
-    (lambda m: featvis.class_logit(-1), ValueError, "k: expected an int >= 0, got -1"),
-    (lambda m: featvis.visualize(m, "logit"), TypeError, "objective: expected a callable, got str"),
-    (lambda m: featvis.visualize(m, featvis.class_logit(1), param="wavelet"), ValueError,
-     r"param: expected one of \['fourier', 'pixel'\], got 'wavelet'"),
-    (lambda m: featvis.visualize(m, featvis.class_logit(1), shape=(28, 28)), ValueError,
-     r"shape: expected \(C, H, W\), got \(28, 28\)"),
-    (lambda m: featvis.visualize(m, featvis.class_logit(1), lr=0.0), ValueError, "lr: expected a number > 0"),
-    (lambda m: featvis.visualize(m, featvis.class_logit(1), tv=-1.0), ValueError,
-     "tv: expected a number >= 0.0"),
-    (lambda m: featvis.visualize(m, featvis.class_logit(1), batch=0), ValueError,
-     "batch: expected an int >= 1, got 0"),
-    (lambda m: featvis.visualize(m, featvis.class_logit(1), transform="yes"), TypeError,
-     "transform: expected a bool, got str"),
 ])
-def test_bad_inputs_get_clear_errors(call, error, fragment):
-    net = model()
+def test_class_logit_bad_input_when_called(call, error, fragment):
     with pytest.raises(error, match=fragment):
-        call(net)
-    assert sum(len(m._forward_hooks) for m in net.modules()) == 0
+        call(model())
+
+
+@pytest.mark.parametrize("arguments, error, fragment", [
+    (("features.relu4", "1"), TypeError, "index: expected an int or a non-empty list of ints"),
+    (("features.relu4", -2), ValueError, "index: expected an int >= 0, got -2"),
+    ((4, 1), TypeError, "layer: expected a layer name"),
+    (("", 1), TypeError, "layer: expected a layer name"),
+])
+def test_channel_bad_input(arguments, error, fragment):
+    with pytest.raises(error, match=fragment):
+        featvis.channel(*arguments)
+
+
+@pytest.mark.parametrize("objective, fragment", [
+    (featvis.channel("features.relu4", 16), "index: expected an int <= 15, got 16"),
+    (featvis.channel("features.conv9", 0), "layer: expected one of"),
+])
+def test_channel_bad_input_when_called(objective, fragment):
+    net = model()
+    with pytest.raises(ValueError, match=fragment):
+        featvis.visualize(net, objective, steps=1)
+    assert _no_hooks_left(net)
+
+
+PARAMETERISATION_BAD = [
+    (dict(shape=(28, 28)), ValueError, r"shape: expected \(C, H, W\), got \(28, 28\)"),
+    (dict(shape=(1, 0, 28)), ValueError, "shape: expected an int >= 1, got 0"),
+    (dict(shape=(1, 28, 28), batch=0), ValueError, "batch: expected an int >= 1, got 0"),
+    (dict(shape=(1, 28, 28), sd=-0.1), ValueError, "sd: expected a number >= 0.0"),
+    (dict(shape=(1, 28, 28), sd=float("inf")), ValueError, "sd: expected a finite number, got inf"),
+    (dict(shape=(1, 28, 28), generator=0), TypeError,
+     "generator: expected a torch.Generator or None, got int"),
+]
+
+
+@pytest.mark.parametrize("arguments, error, fragment", PARAMETERISATION_BAD)
+def test_pixel_image_bad_input(arguments, error, fragment):
+    with pytest.raises(error, match=fragment):
+        featvis.pixel_image(**arguments)
+
+
+@pytest.mark.parametrize("arguments, error, fragment", PARAMETERISATION_BAD + [
+    (dict(shape=(1, 28, 28), decay_power=-1.0), ValueError, "decay_power: expected a number >= 0.0"),
+    (dict(shape=(1, 28, 28), decay_power=float("nan")), ValueError,
+     "decay_power: expected a number, got nan"),
+])
+def test_fourier_image_bad_input(arguments, error, fragment):
+    with pytest.raises(error, match=fragment):
+        featvis.fourier_image(**arguments)
+
+
+@pytest.mark.parametrize("arguments, error, fragment", [
+    (dict(images=torch.rand(28, 28)), ValueError, r"images: expected shape \(N, C, H, W\)"),
+    (dict(images="x"), TypeError, "images: expected a torch.Tensor, got str"),
+    (dict(shift=-1), ValueError, "shift: expected an int >= 0, got -1"),
+    (dict(scales=1.0), TypeError, r"scales: expected a pair \(low, high\), got 1.0"),
+    (dict(scales=(1.1, 0.9)), ValueError, r"scales: expected low <= high, got \(1.1, 0.9\)"),
+    (dict(scales=(0.0, 1.0)), ValueError, "scales: expected a number > 0.0, got 0.0"),
+    (dict(degrees=float("inf")), ValueError, "degrees: expected a finite number, got inf"),
+    (dict(generator="seed"), TypeError, "generator: expected a torch.Generator or None, got str"),
+])
+def test_random_affine_bad_input(arguments, error, fragment):
+    with pytest.raises(error, match=fragment):
+        featvis.random_affine(**({"images": torch.rand(2, 1, 8, 8)} | arguments))
+
+
+@pytest.mark.parametrize("images, error, fragment", [
+    (torch.rand(8, 8), ValueError, r"images: expected shape \(N, C, H, W\), got shape \(8, 8\)"),
+    (torch.ones(1, 1, 4, 4, dtype=torch.long), TypeError, "images: expected a floating-point tensor"),
+    (None, TypeError, "images: expected a torch.Tensor, got NoneType"),
+])
+def test_total_variation_bad_input(images, error, fragment):
+    with pytest.raises(error, match=fragment):
+        featvis.total_variation(images)
+
+
+@pytest.mark.parametrize("arguments, error, fragment", [
+    (dict(model="net"), TypeError, "model: expected a torch.nn.Module, got str"),
+    (dict(objective="logit"), TypeError, "objective: expected a callable, got str"),
+    (dict(param="wavelet"), ValueError, r"param: expected one of \['fourier', 'pixel'\], got 'wavelet'"),
+    (dict(shape=(28, 28)), ValueError, r"shape: expected \(C, H, W\), got \(28, 28\)"),
+    (dict(lr=0.0), ValueError, "lr: expected a number > 0"),
+    (dict(lr=float("inf")), ValueError, "lr: expected a finite number, got inf"),
+    (dict(tv=-1.0), ValueError, "tv: expected a number >= 0.0"),
+    (dict(l1=float("inf")), ValueError, "l1: expected a finite number, got inf"),
+    (dict(batch=0), ValueError, "batch: expected an int >= 1, got 0"),
+    (dict(steps=0), ValueError, "steps: expected an int >= 1, got 0"),
+    (dict(seed=-1), ValueError, "seed: expected an int >= 0, got -1"),
+    (dict(transform="yes"), TypeError, "transform: expected a bool, got str"),
+])
+def test_visualize_bad_input(arguments, error, fragment):
+    net = model()
+    arguments = {"model": net, "objective": featvis.class_logit(1), "steps": 1} | arguments
+    with pytest.raises(error, match=fragment):
+        featvis.visualize(arguments.pop("model"), arguments.pop("objective"), **arguments)
+    assert _no_hooks_left(net)
+
+
+@pytest.mark.parametrize("weight, error, fragment", [
+    (torch.zeros(3, 3), ValueError, r"weight: expected a conv weight of shape \(K, C, h, w\), got \(3, 3\)"),
+    ([[0.0]], TypeError, "weight: expected a torch.Tensor, got list"),
+])
+def test_filter_images_bad_input(weight, error, fragment):
+    with pytest.raises(error, match=fragment):
+        featvis.filter_images(weight)
+
+
+@pytest.mark.parametrize("arguments, error, fragment", [
+    (dict(net="xnet"), ValueError, r"net: expected one of \['onet', 'pnet', 'rnet'\], got 'xnet'"),
+    (dict(net=None), ValueError, r"net: expected one of \['onet', 'pnet', 'rnet'\], got None"),
+])
+def test_mtcnn_state_dict_bad_input(arguments, error, fragment):
+    with pytest.raises(error, match=fragment):
+        featvis.mtcnn_state_dict(**arguments)

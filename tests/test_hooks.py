@@ -74,26 +74,74 @@ def test_layer_names_and_get_layer():
     assert hooks.get_layer(model, "head.fc") is model.head.fc
 
 
-@pytest.mark.parametrize("layers, error, fragment", [
-    (["features.conv9"], ValueError, r"layer: expected one of \['normalize', .*got 'features.conv9'"),
-    (["features.relu1", ""], ValueError, "layer: expected one of"),
-    ("features.relu1", TypeError, "layers: expected a list of layer names, got str"),
-    ([], ValueError, "layers: expected at least one layer name, got none"),
-    (3, TypeError, "layers: expected a list of layer names, got int"),
+@pytest.mark.parametrize("model, error, fragment", [
+    ("model", TypeError, "model: expected a torch.nn.Module, got str"),
+    (None, TypeError, "model: expected a torch.nn.Module, got NoneType"),
 ])
-def test_recorder_rejects_bad_layers(layers, error, fragment):
+def test_layer_names_bad_input(model, error, fragment):
     with pytest.raises(error, match=fragment):
-        hooks.Recorder(models.build(seed=0), layers)
+        hooks.layer_names(model)
 
 
-def test_bad_arguments_get_clear_errors():
+@pytest.mark.parametrize("model, name, error, fragment", [
+    (None, "head.fc", TypeError, "model: expected a torch.nn.Module, got NoneType"),
+    (models.build(seed=0), "head.fc9", ValueError, r"layer: expected one of \['normalize', .*got 'head.fc9'"),
+    (models.build(seed=0), "", ValueError, "layer: expected one of"),
+    (models.build(seed=0), 3, TypeError, "layer: expected a layer name"),
+])
+def test_get_layer_bad_input(model, name, error, fragment):
+    with pytest.raises(error, match=fragment):
+        hooks.get_layer(model, name)
+
+
+BAD_LAYERS = [
+    (dict(layers=["features.conv9"]), ValueError,
+     r"layer: expected one of \['normalize', .*got 'features.conv9'"),
+    (dict(layers=["features.relu1", ""]), ValueError, "layer: expected one of"),
+    (dict(layers=["features.relu1", 1]), TypeError, "layer: expected a layer name"),
+    (dict(layers="features.relu1"), TypeError, "layers: expected a list of layer names, got str"),
+    (dict(layers=[]), ValueError, "layers: expected at least one layer name, got none"),
+    (dict(layers=3), TypeError, "layers: expected a list of layer names, got int"),
+    (dict(model="model"), TypeError, "model: expected a torch.nn.Module, got str"),
+    (dict(detach=1), TypeError, "detach: expected a bool, got int"),
+]
+
+
+@pytest.mark.parametrize("arguments, error, fragment", BAD_LAYERS)
+def test_recorder_bad_input(arguments, error, fragment):
+    arguments = {"model": models.build(seed=0), "layers": LAYERS} | arguments
+    with pytest.raises(error, match=fragment):
+        hooks.Recorder(arguments.pop("model"), arguments.pop("layers"), **arguments)
+
+
+@pytest.mark.parametrize("arguments, error, fragment", BAD_LAYERS)
+def test_record_bad_input(arguments, error, fragment):
     model = models.build(seed=0)
-    with pytest.raises(TypeError, match="model: expected a torch.nn.Module, got str"):
-        hooks.record("model", LAYERS)
-    with pytest.raises(TypeError, match="detach: expected a bool, got int"):
-        hooks.record(model, LAYERS, detach=1)
-    with pytest.raises(ValueError, match=r"images: expected shape \(N, C, H, W\), got shape \(28, 28\)"):
-        hooks.activations(model, torch.rand(28, 28), LAYERS)
-    with pytest.raises(ValueError, match="batch_size: expected an int >= 1, got 0"):
-        hooks.activations(model, torch.rand(1, 1, 28, 28), LAYERS, batch_size=0)
+    arguments = {"model": model, "layers": LAYERS} | arguments
+    with pytest.raises(error, match=fragment):
+        hooks.record(arguments.pop("model"), arguments.pop("layers"), **arguments)
     assert hook_count(model) == 0
+
+
+@pytest.mark.parametrize("arguments, error, fragment", [
+    (dict(images=torch.rand(28, 28)), ValueError,
+     r"images: expected shape \(N, C, H, W\), got shape \(28, 28\)"),
+    (dict(images=torch.rand(0, 1, 28, 28)), ValueError, "images: expected at least one image"),
+    (dict(images=torch.rand(1, 1, 28, 28) + 1), ValueError, r"images: expected values in \[0, 1\]"),
+    (dict(batch_size=0), ValueError, "batch_size: expected an int >= 1, got 0"),
+    (dict(model="model"), TypeError, "model: expected a torch.nn.Module, got str"),
+    (dict(layers=["nowhere"]), ValueError, "layer: expected one of"),
+])
+def test_activations_bad_input(arguments, error, fragment):
+    model = models.build(seed=0)
+    arguments = {"model": model, "images": torch.rand(2, 1, 28, 28), "layers": LAYERS} | arguments
+    with pytest.raises(error, match=fragment):
+        hooks.activations(arguments.pop("model"), arguments.pop("images"), arguments.pop("layers"),
+                          **arguments)
+    assert hook_count(model) == 0
+
+
+def test_activations_of_a_model_without_parameters():
+    pool = torch.nn.Sequential(torch.nn.MaxPool2d(2))
+    acts = hooks.activations(pool, torch.rand(3, 1, 8, 8), ["0"])
+    assert tuple(acts["0"].shape) == (3, 1, 4, 4)

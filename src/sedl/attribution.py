@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from sedl import hooks
+from sedl._argcheck import check_bool, check_finite, check_generator
 from sedl._checks import check_float, check_images, check_int, check_labels, check_module
 
 __all__ = ["gradient", "smoothgrad", "integrated_gradients", "grad_cam", "occlusion", "heatmap"]
@@ -40,12 +41,18 @@ def _prepare(model, images, target) -> tuple[torch.Tensor, torch.Tensor]:
     check_module(model)
     check_images(images)
     n = images.shape[0]
+    if n == 0:
+        raise ValueError("images: expected at least one image, got shape "
+                         f"{tuple(images.shape)}")
     if isinstance(target, int) and not isinstance(target, bool):
         target = torch.full((n,), target, dtype=torch.long)
     check_labels(target, "target", n=n)
     with torch.no_grad(), _eval(model):
-        num_classes = model(images[:1]).shape[1]
-    check_labels(target, "target", num_classes=num_classes)
+        logits = model(images[:1])
+    if not isinstance(logits, torch.Tensor) or logits.dim() != 2:
+        got = tuple(logits.shape) if isinstance(logits, torch.Tensor) else type(logits).__name__
+        raise ValueError(f"model: expected a classifier with logits of shape (N, num_classes), got {got}")
+    check_labels(target, "target", num_classes=logits.shape[1])
     return images, target
 
 
@@ -99,7 +106,8 @@ def smoothgrad(model: nn.Module, images: torch.Tensor, target: int | torch.Tenso
     """
     images, target = _prepare(model, images, target)
     check_int(samples, "samples", minimum=1)
-    check_float(noise, "noise", minimum=0.0)
+    check_finite(noise, "noise", minimum=0.0)
+    check_generator(generator)
     check_int(batch_size, "batch_size", minimum=1)
     eps = torch.randn((samples, *images.shape), generator=generator, dtype=images.dtype) * noise
     noisy = (images[None] + eps.to(images.device)).flatten(0, 1)  # (samples * N, C, H, W)
@@ -163,6 +171,8 @@ def grad_cam(model: nn.Module, images: torch.Tensor, target: int | torch.Tensor,
     via gradient-based localization", ICCV. https://arxiv.org/abs/1610.02391
     """
     images, target = _prepare(model, images, target)
+    if not isinstance(layer, str):
+        raise TypeError(f"layer: expected a layer name (str), got {type(layer).__name__} {layer!r}")
     with _eval(model), hooks.record(model, [layer], detach=False) as outputs:
         scores = model(images).gather(1, target[:, None]).sum()
         acts = outputs[layer]
@@ -235,10 +245,10 @@ def heatmap(attributions: torch.Tensor, *, absolute: bool = True) -> torch.Tenso
     >>> heatmap(torch.tensor([[[[1.0, -2.0]], [[3.0, 1.0]]]]), absolute=False)
     tensor([[[ 4., -1.]]])
     """
-    if not isinstance(attributions, torch.Tensor) or attributions.dim() != 4:
-        got = tuple(attributions.shape) if isinstance(attributions, torch.Tensor) else type(attributions)
-        raise ValueError(f"attributions: expected shape (N, C, H, W), got {got}")
-    if not isinstance(absolute, bool):
-        raise TypeError(f"absolute: expected a bool, got {type(absolute).__name__}")
+    if not isinstance(attributions, torch.Tensor):
+        raise TypeError(f"attributions: expected a torch.Tensor, got {type(attributions).__name__}")
+    if attributions.dim() != 4:
+        raise ValueError(f"attributions: expected shape (N, C, H, W), got {tuple(attributions.shape)}")
+    check_bool(absolute, "absolute")
     values = attributions.abs() if absolute else attributions
     return values.sum(1).detach()

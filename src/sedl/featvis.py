@@ -33,7 +33,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from sedl import hooks, wheels
-from sedl._checks import check_choice, check_float, check_int, check_module, check_seed
+from sedl._argcheck import check_bool, check_finite, check_generator
+from sedl._checks import check_choice, check_images, check_int, check_module, check_seed
 
 __all__ = ["class_logit", "channel", "pixel_image", "fourier_image", "random_affine",
            "total_variation", "visualize", "filter_images", "mtcnn_state_dict", "MTCNN_WHEEL"]
@@ -77,6 +78,9 @@ def channel(layer: str, index: int | list[int]) -> Objective:
     ``index`` is one channel or one per image. For a fully connected layer a
     "channel" is one unit.
     """
+    if not isinstance(layer, str) or not layer:
+        raise TypeError(f"layer: expected a layer name (a non-empty str), "
+                        f"got {type(layer).__name__} {layer!r}")
     index = _indices(index, "index")
 
     def objective(model: nn.Module, images: torch.Tensor) -> torch.Tensor:
@@ -99,7 +103,8 @@ def pixel_image(shape: tuple[int, int, int], *, batch: int = 1, sd: float = 0.01
     """One free parameter per pixel; ``image_fn() = sigmoid(params)``, ``(batch, C, H, W)``."""
     shape = _check_shape(shape)
     check_int(batch, "batch", minimum=1)
-    check_float(sd, "sd", minimum=0.0)
+    check_finite(sd, "sd", minimum=0.0)
+    check_generator(generator)
     params = (torch.randn((batch, *shape), generator=generator) * sd).requires_grad_(True)
     return params, lambda: torch.sigmoid(params)
 
@@ -114,8 +119,9 @@ def fourier_image(shape: tuple[int, int, int], *, batch: int = 1, sd: float = 0.
     """
     c, h, w = _check_shape(shape)
     check_int(batch, "batch", minimum=1)
-    check_float(sd, "sd", minimum=0.0)
-    check_float(decay_power, "decay_power", minimum=0.0)
+    check_finite(sd, "sd", minimum=0.0)
+    check_finite(decay_power, "decay_power", minimum=0.0)
+    check_generator(generator)
     freqs = torch.sqrt(torch.fft.fftfreq(h)[:, None] ** 2 + torch.fft.rfftfreq(w)[None] ** 2)
     scale = 1.0 / freqs.clamp(min=1.0 / max(h, w)) ** decay_power  # (H, W // 2 + 1)
     params = (torch.randn((batch, c, *scale.shape, 2), generator=generator) * sd).requires_grad_(True)
@@ -130,10 +136,18 @@ def random_affine(images: torch.Tensor, *, shift: int = 2, scales: tuple[float, 
                   degrees: float = 10.0, generator: torch.Generator | None = None) -> torch.Tensor:
     """Shift (pixels), scale and rotate each image at random: robustness to these
     transformations is what keeps feature visualisations from becoming noise."""
-    n, _, h, w = images.shape
+    n, _, h, w = check_images(images).shape
+    check_int(shift, "shift", minimum=0)
+    if not (isinstance(scales, tuple | list) and len(scales) == 2):
+        raise TypeError(f"scales: expected a pair (low, high), got {scales!r}")
+    low, high = (check_finite(v, "scales", minimum=0.0, strict_min=True) for v in scales)
+    if low > high:
+        raise ValueError(f"scales: expected low <= high, got {tuple(scales)}")
+    check_finite(degrees, "degrees", minimum=0.0)
+    check_generator(generator)
     u = torch.rand((4, n), generator=generator)
     angle = torch.deg2rad(torch.as_tensor(degrees) * (2 * u[0] - 1))
-    zoom = scales[0] + (scales[1] - scales[0]) * u[1]
+    zoom = low + (high - low) * u[1]
     cos, sin = torch.cos(angle) / zoom, torch.sin(angle) / zoom
     tx, ty = (2 * u[2] - 1) * shift * 2 / w, (2 * u[3] - 1) * shift * 2 / h
     theta = torch.stack([torch.stack([cos, -sin, tx], 1), torch.stack([sin, cos, ty], 1)], 1)
@@ -143,6 +157,7 @@ def random_affine(images: torch.Tensor, *, shift: int = 2, scales: tuple[float, 
 
 def total_variation(images: torch.Tensor) -> torch.Tensor:
     """Mean absolute difference between neighbouring pixels, one value per image ``(N,)``."""
+    check_images(images)
     dy = (images[:, :, 1:] - images[:, :, :-1]).abs().flatten(1).mean(1)
     dx = (images[:, :, :, 1:] - images[:, :, :, :-1]).abs().flatten(1).mean(1)
     return dx + dy
@@ -191,11 +206,10 @@ def visualize(model: nn.Module, objective: Objective, *, shape: tuple[int, int, 
         raise TypeError(f"objective: expected a callable, got {type(objective).__name__}")
     check_choice(param, "param", _PARAMETERISATIONS)
     check_int(steps, "steps", minimum=1)
-    check_float(lr, "lr", minimum=0.0, strict_min=True)
-    check_float(tv, "tv", minimum=0.0)
-    check_float(l1, "l1", minimum=0.0)
-    if not isinstance(transform, bool):
-        raise TypeError(f"transform: expected a bool, got {type(transform).__name__}")
+    check_finite(lr, "lr", minimum=0.0, strict_min=True)
+    check_finite(tv, "tv", minimum=0.0)
+    check_finite(l1, "l1", minimum=0.0)
+    check_bool(transform, "transform")
     generator = torch.Generator().manual_seed(check_seed(seed))
     params, image_fn = _PARAMETERISATIONS[param](shape, batch=batch, generator=generator)
     optimizer = torch.optim.Adam([params], lr=lr)
@@ -225,9 +239,10 @@ def filter_images(weight: torch.Tensor) -> torch.Tensor:
     >>> filter_images(torch.tensor([[[[-2.0, 0.0, 1.0]]]]))
     tensor([[[[0.0000, 0.5000, 0.7500]]]])
     """
-    if not isinstance(weight, torch.Tensor) or weight.dim() != 4:
-        got = tuple(weight.shape) if isinstance(weight, torch.Tensor) else type(weight).__name__
-        raise ValueError(f"weight: expected a conv weight of shape (K, C, h, w), got {got}")
+    if not isinstance(weight, torch.Tensor):
+        raise TypeError(f"weight: expected a torch.Tensor, got {type(weight).__name__}")
+    if weight.dim() != 4:
+        raise ValueError(f"weight: expected a conv weight of shape (K, C, h, w), got {tuple(weight.shape)}")
     peak = weight.detach().abs().amax(dim=(1, 2, 3), keepdim=True).clamp(min=1e-12)
     return (0.5 + weight.detach() / (2 * peak)).cpu()
 

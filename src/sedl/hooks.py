@@ -40,8 +40,10 @@ def get_layer(model: nn.Module, name: str) -> nn.Module:
         ``name`` is not a layer of ``model``; the message lists the names it has.
     """
     check_module(model)
+    if not isinstance(name, str):
+        raise TypeError(f"layer: expected a layer name (str), got {type(name).__name__} {name!r}")
     modules = dict(model.named_modules())
-    if not isinstance(name, str) or not name or name not in modules:
+    if not name or name not in modules:
         raise ValueError(f"layer: expected one of {layer_names(model)}, got {name!r}")
     return modules[name]
 
@@ -133,12 +135,14 @@ def activations(model: nn.Module, images: torch.Tensor, layers: Iterable[str], *
     >>> tuple(acts["features.pool2"].shape)
     (3, 32, 7, 7)
     """
-    check_images(images)
+    if not len(check_images(images)):
+        raise ValueError(f"images: expected at least one image, got shape {tuple(images.shape)}")
     check_int(batch_size, "batch_size", minimum=1)
     recorder = Recorder(model, layers)
     was_training = model.training
     model.eval()
-    device = next(model.parameters()).device
+    # A model without parameters (a fixed filter bank) runs where the images are.
+    device = next(model.parameters(), images).device
     chunks: dict[str, list[torch.Tensor]] = {name: [] for name in recorder.layers}
     try:
         with recorder as outputs:
