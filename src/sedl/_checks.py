@@ -9,6 +9,7 @@ to fix.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from numbers import Integral, Real
 
@@ -31,14 +32,30 @@ def check_int(value: object, name: str, *, minimum: int | None = None,
     return int(value)
 
 
+def check_bool(value: object, name: str) -> bool:
+    """A real ``bool``: not ``"no"``, ``1`` or ``None``, which ``if value:`` would read as a flag."""
+    if not isinstance(value, bool):  # np.bool_ is not a bool either: say which came
+        _fail(TypeError, name, "a bool", f"{type(value).__name__} {value!r}")
+    return value
+
+
 def check_float(value: object, name: str, *, minimum: float | None = None,
-                maximum: float | None = None, strict_min: bool = False) -> float:
-    """A real number within ``[minimum, maximum]`` (``(minimum, ...`` if ``strict_min``)."""
+                maximum: float | None = None, strict_min: bool = False,
+                finite: bool = True) -> float:
+    """A real number within ``[minimum, maximum]`` (``(minimum, ...`` if ``strict_min``).
+
+    NaN is always refused. ``inf`` and ``-inf`` are refused unless ``finite=False``: a step
+    size, a radius, a probability or a duration of infinity is a mistake, never a setting, and
+    an infinite learning rate trains NaN weights without a word. Pass ``finite=False`` only
+    where infinity means something (a threshold that never fires, an unbounded norm).
+    """
     if isinstance(value, bool) or not isinstance(value, Real):
         _fail(TypeError, name, "a number", f"{type(value).__name__} {value!r}")
     value = float(value)
     if value != value:  # NaN compares unequal to itself
         _fail(ValueError, name, "a number", "nan")
+    if finite and math.isinf(value):
+        _fail(ValueError, name, "a finite number", value)
     if minimum is not None and (value < minimum or (strict_min and value == minimum)):
         bound = ">" if strict_min else ">="
         _fail(ValueError, name, f"a number {bound} {minimum}", value)
