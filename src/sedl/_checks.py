@@ -69,6 +69,25 @@ def check_seed(seed: object, name: str = "seed") -> int:
     return check_int(seed, name, minimum=0, maximum=2**32 - 1)
 
 
+def check_str(value: object, name: str, *, allow_none: bool = False) -> str | None:
+    """A ``str`` (or ``None`` where ``allow_none``): a title, a label, a colour-map name."""
+    if not (isinstance(value, str) or (allow_none and value is None)):
+        _fail(TypeError, name, "a str or None" if allow_none else "a str",
+              f"{type(value).__name__} {value!r:.60}")
+    return value
+
+
+def check_strings(values: object, name: str, *, n: int | None = None) -> list[str]:
+    """A list or tuple of ``str`` (one string is refused: it would be read letter by letter)."""
+    if not isinstance(values, list | tuple):
+        _fail(TypeError, name, "a list or tuple of str", f"{type(values).__name__} {values!r:.60}")
+    for i, value in enumerate(values):
+        check_str(value, f"{name}[{i}]")
+    if n is not None and len(values) != n:
+        _fail(ValueError, name, f"{n} strings", len(values))
+    return list(values)
+
+
 def check_choice(value: object, name: str, choices: Iterable[str]) -> str:
     """One of a fixed set of names."""
     choices = sorted(choices)
