@@ -30,7 +30,8 @@ _TWO = torch.rand(2, 1, 4, 4)
     (_TWO, {"titles": ["a", 2]}, TypeError, r"titles\[1\]: expected a str, got int"),
     (_TWO, {"ncols": 0}, ValueError, "ncols: expected an int >= 1"),
     (_TWO, {"ncols": 2.0}, TypeError, "ncols: expected an int, got float"),
-    (_TWO, {"cmap": "greyish"}, ValueError, "cmap: expected a matplotlib colour map such as 'gray', got 'greyish'"),
+    (_TWO, {"cmap": "greyish"}, ValueError,
+     "cmap: expected a matplotlib colour map such as 'gray', got 'greyish'"),
     (_TWO, {"cmap": 3}, TypeError, "cmap: expected a str, got int"),
     (_TWO, {"scale": 0}, ValueError, "scale: expected a number > 0.0"),
     (_TWO, {"scale": float("inf")}, ValueError, "scale: expected a finite number, got inf"),
@@ -43,7 +44,8 @@ def test_image_grid_bad_input(images, kwargs, error, fragment):
 
 @pytest.mark.parametrize("image, error, fragment", [
     ([[0.5]], TypeError, "image: expected a torch.Tensor, got list"),
-    (torch.rand(4, 4), ValueError, r"image: expected shape \(C, H, W\) or \(1, C, H, W\), got shape \(4, 4\)"),
+    (torch.rand(4, 4), ValueError,
+     r"image: expected shape \(C, H, W\) or \(1, C, H, W\), got shape \(4, 4\)"),
     (torch.rand(2, 1, 4, 4), ValueError, r"got shape \(2, 1, 4, 4\)"),
     (torch.rand(2, 4, 4), ValueError, r"image: expected 1 or 3 channels, got shape \(2, 4, 4\)"),
     (torch.rand(1, 4, 4) + 1, ValueError, r"image: expected values in \[0, 1\]"),

@@ -32,10 +32,14 @@ def check_int(value: object, name: str, *, minimum: int | None = None,
     return int(value)
 
 
-def check_bool(value: object, name: str) -> bool:
-    """A real ``bool``: not ``"no"``, ``1`` or ``None``, which ``if value:`` would read as a flag."""
-    if not isinstance(value, bool):  # np.bool_ is not a bool either: say which came
-        _fail(TypeError, name, "a bool", f"{type(value).__name__} {value!r}")
+def check_bool(value: object, name: str, *, allow_none: bool = False) -> bool | None:
+    """A real ``bool``: not ``"no"``, ``1`` or ``np.True_``, which ``if value:`` would read as a flag.
+
+    ``allow_none`` also lets ``None`` through, for an option whose default is decided later.
+    """
+    if not (isinstance(value, bool) or (allow_none and value is None)):
+        _fail(TypeError, name, "a bool or None" if allow_none else "a bool",
+              f"{type(value).__name__} {value!r:.60}")
     return value
 
 

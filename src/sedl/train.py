@@ -109,7 +109,8 @@ def predict(model: torch.nn.Module, images: torch.Tensor, *, batch_size: int = 1
         out = [model(images[i:i + batch_size].to(device)) for i in range(0, max(len(images), 1), batch_size)]
     for logits in out:
         if not (isinstance(logits, torch.Tensor) and logits.dim() == 2):
-            got = f"shape {tuple(logits.shape)}" if isinstance(logits, torch.Tensor) else type(logits).__name__
+            got = (f"shape {tuple(logits.shape)}" if isinstance(logits, torch.Tensor)
+                   else type(logits).__name__)
             raise ValueError(f"model: expected logits of shape (N, num_classes), got {got}")
     return torch.cat([logits.cpu() for logits in out])
 
