@@ -120,6 +120,21 @@ def test_predict_handles_a_model_without_parameters_and_an_empty_batch():
 _X, _Y = torch.rand(4, 1, 8, 8), torch.tensor([0, 1, 2, 3])
 
 
+def test_model_device_of_parameters_buffers_or_none():
+    assert train.model_device(torch.nn.Linear(2, 2)) == torch.device("cpu")
+    assert train.model_device(torch.nn.BatchNorm1d(2, affine=False)) == torch.device("cpu")  # buffers only
+    assert train.model_device(torch.nn.ReLU()) == torch.device("cpu")
+
+
+@pytest.mark.parametrize("model, error, fragment", [
+    ("cnn", TypeError, "model: expected a torch.nn.Module, got str"),
+    (torch.nn.Linear, TypeError, "model: expected a torch.nn.Module, got type"),
+])
+def test_model_device_bad_input(model, error, fragment):
+    with pytest.raises(error, match=fragment):
+        train.model_device(model)
+
+
 @pytest.mark.parametrize("kwargs, error, fragment", [
     ({"model": "model"}, TypeError, "model: expected a torch.nn.Module, got str"),
     ({"images": _X[0, 0]}, ValueError, r"images: expected shape \(N, C, H, W\), got shape \(8, 8\)"),

@@ -25,7 +25,7 @@ from sedl._checks import (
     check_seed,
 )
 
-__all__ = ["fit", "evaluate", "predict", "random_shift", "evaluating"]
+__all__ = ["fit", "evaluate", "predict", "random_shift", "evaluating", "model_device"]
 
 Augment = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
 
@@ -87,8 +87,13 @@ def evaluating(model: torch.nn.Module) -> Iterator[torch.nn.Module]:
             module.training = training  # per module: model.train(mode) would set them all alike
 
 
-def _device(model: torch.nn.Module) -> torch.device:
-    """Where ``model`` computes: its first parameter's or buffer's device; the CPU if it has none."""
+def model_device(model: torch.nn.Module) -> torch.device:
+    """Where ``model`` computes: its first parameter's or buffer's device; the CPU if it has none.
+
+    >>> model_device(torch.nn.Flatten())
+    device(type='cpu')
+    """
+    check_module(model)
     for tensor in (*model.parameters(), *model.buffers()):
         return tensor.device
     return torch.device("cpu")
@@ -104,7 +109,7 @@ def predict(model: torch.nn.Module, images: torch.Tensor, *, batch_size: int = 1
     check_module(model)
     check_images(images)
     check_int(batch_size, "batch_size", minimum=1)
-    device = _device(model)
+    device = model_device(model)
     with evaluating(model):
         out = [model(images[i:i + batch_size].to(device)) for i in range(0, max(len(images), 1), batch_size)]
     for logits in out:
@@ -206,7 +211,7 @@ def fit(model: torch.nn.Module, train: tuple[torch.Tensor, torch.Tensor],
     if val_data is not None:
         check_labels(val_data[1], "val[1]", num_classes=num_classes)
 
-    device = _device(model)
+    device = model_device(model)
     generator = torch.Generator().manual_seed(seed)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
     steps = epochs * -(-len(x) // batch_size)
