@@ -113,14 +113,7 @@ def verify_file(path: str | os.PathLike, sha256: str) -> Path:
     """Return ``path`` after checking that its SHA-256 is ``sha256``.
 
     For a reader that must open the file by name; prefer :func:`read_verified`, which
-    returns the very bytes it checked.
-
-    Raises
-    ------
-    FileNotFoundError
-        The file is missing (the package that ships it is not installed).
-    ChecksumError
-        The file's digest differs: the data are not the ones the book used.
+    returns the very bytes it checked. Raises as :func:`read_verified` does.
     """
     path = _existing_file(path, "path")
     _check_digest_argument(sha256)
