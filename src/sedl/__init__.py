@@ -1,8 +1,8 @@
 """sedl: the helper package of *Science and Ethics of Deep Learning*.
 
 Pages import modules, not names (``from sedl import data, models``). Plumbing:
-:mod:`sedl.repro`, :mod:`sedl.data`, :mod:`sedl.wheels`, :mod:`sedl.models`,
-:mod:`sedl.cache`, :mod:`sedl.train`, :mod:`sedl.plotting`. Each topic chapter adds the
+:mod:`sedl.repro`, :mod:`sedl.data`, :mod:`sedl.checksums`, :mod:`sedl.wheels`,
+:mod:`sedl.models`, :mod:`sedl.cache`, :mod:`sedl.train`, :mod:`sedl.plotting`. Each topic chapter adds the
 module it teaches.
 """
 

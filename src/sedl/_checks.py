@@ -9,6 +9,7 @@ to fix.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from numbers import Integral, Real
 
@@ -31,14 +32,34 @@ def check_int(value: object, name: str, *, minimum: int | None = None,
     return int(value)
 
 
+def check_bool(value: object, name: str, *, allow_none: bool = False) -> bool | None:
+    """A real ``bool``: not ``"no"``, ``1`` or ``np.True_``, which ``if value:`` would read as a flag.
+
+    ``allow_none`` also lets ``None`` through, for an option whose default is decided later.
+    """
+    if not (isinstance(value, bool) or (allow_none and value is None)):
+        _fail(TypeError, name, "a bool or None" if allow_none else "a bool",
+              f"{type(value).__name__} {value!r:.60}")
+    return value
+
+
 def check_float(value: object, name: str, *, minimum: float | None = None,
-                maximum: float | None = None, strict_min: bool = False) -> float:
-    """A real number within ``[minimum, maximum]`` (``(minimum, ...`` if ``strict_min``)."""
+                maximum: float | None = None, strict_min: bool = False,
+                finite: bool = True) -> float:
+    """A real number within ``[minimum, maximum]`` (``(minimum, ...`` if ``strict_min``).
+
+    NaN is always refused. ``inf`` and ``-inf`` are refused unless ``finite=False``: a step
+    size, a radius, a probability or a duration of infinity is a mistake, never a setting, and
+    an infinite learning rate trains NaN weights without a word. Pass ``finite=False`` only
+    where infinity means something (a threshold that never fires, an unbounded norm).
+    """
     if isinstance(value, bool) or not isinstance(value, Real):
         _fail(TypeError, name, "a number", f"{type(value).__name__} {value!r}")
     value = float(value)
     if value != value:  # NaN compares unequal to itself
         _fail(ValueError, name, "a number", "nan")
+    if finite and math.isinf(value):
+        _fail(ValueError, name, "a finite number", value)
     if minimum is not None and (value < minimum or (strict_min and value == minimum)):
         bound = ">" if strict_min else ">="
         _fail(ValueError, name, f"a number {bound} {minimum}", value)
@@ -50,6 +71,25 @@ def check_float(value: object, name: str, *, minimum: float | None = None,
 def check_seed(seed: object, name: str = "seed") -> int:
     """A seed NumPy accepts: an int in ``[0, 2**32 - 1]``."""
     return check_int(seed, name, minimum=0, maximum=2**32 - 1)
+
+
+def check_str(value: object, name: str, *, allow_none: bool = False) -> str | None:
+    """A ``str`` (or ``None`` where ``allow_none``): a title, a label, a colour-map name."""
+    if not (isinstance(value, str) or (allow_none and value is None)):
+        _fail(TypeError, name, "a str or None" if allow_none else "a str",
+              f"{type(value).__name__} {value!r:.60}")
+    return value
+
+
+def check_strings(values: object, name: str, *, n: int | None = None) -> list[str]:
+    """A list or tuple of ``str`` (one string is refused: it would be read letter by letter)."""
+    if not isinstance(values, list | tuple):
+        _fail(TypeError, name, "a list or tuple of str", f"{type(values).__name__} {values!r:.60}")
+    for i, value in enumerate(values):
+        check_str(value, f"{name}[{i}]")
+    if n is not None and len(values) != n:
+        _fail(ValueError, name, f"{n} strings", len(values))
+    return list(values)
 
 
 def check_choice(value: object, name: str, choices: Iterable[str]) -> str:

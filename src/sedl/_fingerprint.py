@@ -23,9 +23,10 @@ from pathlib import Path
 # Modules that shape every cached model whether or not a trainer names them: the training
 # loop, the architectures, this cache and this fingerprint, the argument checks, the seeding,
 # and the data loaders and the downloaded-wheel registry, whose source records the SHA-256 of
-# every data file, so that a change of data changes the fingerprint as a change of code does.
+# every data file, so that a change of data changes the fingerprint as a change of code does,
+# with the checksummed reads they go through.
 _ALWAYS = ("sedl.train", "sedl.models", "sedl.cache", "sedl._fingerprint", "sedl.data",
-           "sedl.wheels", "sedl._checks", "sedl.repro")
+           "sedl.checksums", "sedl.wheels", "sedl._checks", "sedl.repro")
 # Constants whose repr holds no memory address and no set order, so it is the same in every process.
 _SCALARS = (bool, int, float, complex, str, bytes, type(None))
 _LIBRARY_DIRS = tuple(sorted({os.path.join(os.path.abspath(d), "") for d in (

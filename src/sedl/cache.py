@@ -140,6 +140,13 @@ def _train(key: dict, train_fn: Callable[[], tuple[nn.Module, dict]]) -> dict:
             "record": _plain(result[1], "record")}
 
 
+def _made(make_model: Callable[[], nn.Module]) -> nn.Module:
+    model = make_model()
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"make_model: expected it to return a torch.nn.Module, got {type(model).__name__}")
+    return model
+
+
 def cached(name: str, config: dict, train_fn: Callable[[], tuple[nn.Module, dict]],
            make_model: Callable[[], nn.Module]) -> tuple[nn.Module, dict]:
     """Train once with ``train_fn`` and cache the weights under ``name``, ``config`` and the code.
@@ -167,17 +174,22 @@ def cached(name: str, config: dict, train_fn: Callable[[], tuple[nn.Module, dict
     (model, record)
         The model in eval mode, on the CPU, and its training record (in JSON values).
     """
-    if not isinstance(name, str) or not name or not all(c.isalnum() or c in "_-" for c in name):
+    if not isinstance(name, str):
+        raise TypeError(f"name: expected a str of letters, digits, '_' or '-', got {type(name).__name__}")
+    if not name or not all(c.isascii() and (c.isalnum() or c in "_-") for c in name):
         raise ValueError(f"name: expected letters, digits, '_' or '-', got {name!r}")
     if not isinstance(config, dict):
         raise TypeError(f"config: expected a dict, got {type(config).__name__}")
+    for argument, fn in (("train_fn", train_fn), ("make_model", make_model)):
+        if not callable(fn):
+            raise TypeError(f"{argument}: expected a callable, got {type(fn).__name__}")
     key = {"name": name, "config": _plain(config, "config"), "torch": str(torch.__version__),
            "code": _code_fingerprint(train_fn, make_model)}
     path = cache_dir() / f"{name}-{hashlib.sha256(_canonical(key).encode()).hexdigest()[:16]}.pt"
     payload = _load_valid(path, key) if path.exists() else None
     model = None
     if payload is not None:
-        model = make_model()
+        model = _made(make_model)
         problem = _load_weights(model, payload["state_dict"])
         if problem is not None:
             warnings.warn(f"cached model {path} does not fit the architecture of make_model() "
@@ -185,7 +197,7 @@ def cached(name: str, config: dict, train_fn: Callable[[], tuple[nn.Module, dict
             payload = None
     if payload is None:
         payload = _train(key, train_fn)
-        model = make_model() if model is None else model  # one make_model() call either way
+        model = _made(make_model) if model is None else model  # one make_model() call either way
         problem = _load_weights(model, payload["state_dict"])
         if problem is not None:
             raise ValueError(f"make_model: expected the architecture of the model that train_fn "

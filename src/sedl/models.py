@@ -9,6 +9,7 @@ too, so that pages call ``models.cached(...)`` for models of their own.
 
 from __future__ import annotations
 
+import inspect
 import time
 from collections import OrderedDict
 
@@ -16,7 +17,7 @@ import torch
 from torch import nn
 
 from sedl import data, train
-from sedl._checks import check_choice, check_float, check_int, check_seed
+from sedl._checks import check_bool, check_choice, check_float, check_int, check_module, check_seed
 from sedl.cache import cache_dir, cached
 
 __all__ = ["SmallCNN", "build", "pretrained", "cached", "cache_dir", "RECIPES",
@@ -75,8 +76,9 @@ class SmallCNN(nn.Module):
                                  ("hidden", hidden, 1)]:
             check_int(value, name, minimum=low)
         check_float(dropout, "dropout", minimum=0.0, maximum=0.99)
-        if not isinstance(batch_norm, bool):
-            raise TypeError(f"batch_norm: expected a bool, got {type(batch_norm).__name__}")
+        check_bool(batch_norm, "batch_norm")
+        check_float(mean, "mean")
+        check_float(std, "std", minimum=0.0, strict_min=True)
         w = width
         self.normalize = Normalize(mean, std)
         self.features = nn.Sequential(OrderedDict(
@@ -100,8 +102,16 @@ class SmallCNN(nn.Module):
 
 
 def count_parameters(model: nn.Module) -> int:
-    """Number of trainable parameters."""
+    """Number of trainable parameters.
+
+    >>> count_parameters(torch.nn.Linear(3, 2))
+    8
+    """
+    check_module(model)
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+_SMALL_CNN_OPTIONS = frozenset(inspect.signature(SmallCNN).parameters)
 
 
 def build(*, seed: int = 0, **config) -> SmallCNN:
@@ -115,6 +125,10 @@ def build(*, seed: int = 0, **config) -> SmallCNN:
     True
     """
     check_seed(seed)
+    unknown = sorted(set(config) - _SMALL_CNN_OPTIONS)
+    if unknown:
+        raise TypeError(f"config: expected options of SmallCNN ({', '.join(sorted(_SMALL_CNN_OPTIONS))}), "
+                        f"got {', '.join(map(repr, unknown))}")
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         return SmallCNN(**config)
@@ -170,6 +184,7 @@ def pretrained(name: str = "mnist_cnn", *, seed: int = 0,
     """
     check_choice(name, "name", RECIPES)
     check_seed(seed)
+    check_bool(with_record, "with_record")
     recipe = RECIPES[name]
     model, record = cached(f"{name}-seed{seed}", recipe,
                            lambda: _train_recipe(recipe, seed),

@@ -17,7 +17,7 @@ from contextlib import contextmanager
 import numpy as np
 import torch
 
-from sedl._checks import check_seed
+from sedl._checks import check_bool, check_int, check_seed
 
 __all__ = ["set_seed", "device", "environment_report", "generator", "preserved_rng", "num_threads"]
 
@@ -43,8 +43,7 @@ def set_seed(seed: int, *, deterministic: bool = True) -> None:
     True
     """
     check_seed(seed)
-    if not isinstance(deterministic, bool):
-        raise TypeError(f"deterministic: expected a bool, got {type(deterministic).__name__}")
+    check_bool(deterministic, "deterministic")
     random.seed(seed)
     np.random.seed(seed)  # noqa: NPY002 -- seeding the legacy global generator is the point
     torch.manual_seed(seed)  # also seeds every CUDA device
@@ -109,8 +108,8 @@ def num_threads(threads: int | None) -> Iterator[None]:
     >>> torch.get_num_threads() == before
     True
     """
-    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
-        raise ValueError(f"threads: expected a positive int or None, got {threads!r}")
+    if threads is not None:
+        check_int(threads, "threads", minimum=1)
     previous = torch.get_num_threads()
     if threads is not None:
         torch.set_num_threads(threads)

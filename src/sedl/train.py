@@ -8,7 +8,8 @@ epoch. All randomness in it (shuffling, dropout, augmentation) flows from its
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import pandas as pd
 import torch
@@ -24,15 +25,19 @@ from sedl._checks import (
     check_seed,
 )
 
-__all__ = ["fit", "evaluate", "predict", "random_shift"]
+__all__ = ["fit", "evaluate", "predict", "random_shift", "evaluating", "model_device"]
 
 Augment = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
 
 
 def _check_data(data: object, name: str) -> tuple[torch.Tensor, torch.Tensor]:
     if not (isinstance(data, tuple | list) and len(data) == 2):
-        raise TypeError(f"{name}: expected a pair (images, labels), got {type(data).__name__}")
+        got = f"{type(data).__name__} of length {len(data)}" if isinstance(data, tuple | list) else \
+            type(data).__name__
+        raise TypeError(f"{name}: expected a pair (images, labels), got {got}")
     images = check_images(data[0], f"{name}[0]")
+    if len(images) == 0:
+        raise ValueError(f"{name}[0]: expected at least one image, got 0")
     labels = check_labels(data[1], f"{name}[1]", n=images.shape[0])
     return images, labels
 
@@ -56,25 +61,72 @@ def random_shift(max_pixels: int = 2) -> Augment:
     return shift
 
 
+@contextmanager
+def evaluating(model: torch.nn.Module) -> Iterator[torch.nn.Module]:
+    """Run a block with ``model`` in eval mode, then give every submodule its mode back.
+
+    Dropout and batch normalisation behave differently in training: predictions,
+    attributions and attacks are computed in eval mode. Afterwards each submodule gets the
+    mode it had (a model with a frozen, eval-mode part keeps it so), also when the block
+    raises.
+
+    >>> net = torch.nn.Sequential(torch.nn.Dropout(), torch.nn.Dropout().eval())
+    >>> with evaluating(net):
+    ...     [m.training for m in net.modules()]
+    [False, False, False]
+    >>> [m.training for m in net.modules()]
+    [True, True, False]
+    """
+    check_module(model)
+    modes = [(module, module.training) for module in model.modules()]
+    model.eval()
+    try:
+        yield model
+    finally:
+        for module, training in modes:
+            module.training = training  # per module: model.train(mode) would set them all alike
+
+
+def model_device(model: torch.nn.Module) -> torch.device:
+    """Where ``model`` computes: its first parameter's or buffer's device; the CPU if it has none.
+
+    >>> model_device(torch.nn.Flatten())
+    device(type='cpu')
+    """
+    check_module(model)
+    for tensor in (*model.parameters(), *model.buffers()):
+        return tensor.device
+    return torch.device("cpu")
+
+
 @torch.no_grad()
 def predict(model: torch.nn.Module, images: torch.Tensor, *, batch_size: int = 1000) -> torch.Tensor:
-    """Logits ``(N, num_classes)`` of ``model`` in eval mode, computed in batches on its device."""
+    """Logits ``(N, num_classes)`` of ``model`` in eval mode, computed in batches on its device.
+
+    The model's modes are restored afterwards (:func:`evaluating`). An empty batch gives
+    ``(0, num_classes)``: the model is called on it.
+    """
     check_module(model)
     check_images(images)
     check_int(batch_size, "batch_size", minimum=1)
-    was_training = model.training
-    model.eval()
-    device = next(model.parameters()).device
-    out = [model(images[i:i + batch_size].to(device)).cpu()
-           for i in range(0, len(images), batch_size)]
-    model.train(was_training)
-    return torch.cat(out) if out else torch.empty(0)
+    device = model_device(model)
+    with evaluating(model):
+        out = [model(images[i:i + batch_size].to(device)) for i in range(0, max(len(images), 1), batch_size)]
+    for logits in out:
+        if not (isinstance(logits, torch.Tensor) and logits.dim() == 2):
+            got = (f"shape {tuple(logits.shape)}" if isinstance(logits, torch.Tensor)
+                   else type(logits).__name__)
+            raise ValueError(f"model: expected logits of shape (N, num_classes), got {got}")
+    return torch.cat([logits.cpu() for logits in out])
 
 
 def evaluate(model: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor, *,
              batch_size: int = 1000) -> dict[str, float]:
     """Mean cross-entropy ``loss`` and ``accuracy`` (in [0, 1]) of ``model`` on a labelled set."""
+    check_module(model)
     check_images(images)
+    if len(images) == 0:
+        raise ValueError("images: expected at least one image (a mean over none is undefined), got 0")
     check_labels(labels, n=images.shape[0])
     logits = predict(model, images, batch_size=batch_size)
     check_labels(labels, num_classes=logits.shape[1])
@@ -142,14 +194,24 @@ def fit(model: torch.nn.Module, train: tuple[torch.Tensor, torch.Tensor],
     x, y = _check_data(train, "train")
     val_data = None if val is None else _check_data(val, "val")
     check_int(epochs, "epochs", minimum=1)
-    check_float(lr, "lr", minimum=0.0, strict_min=True)
+    check_float(lr, "lr", minimum=0.0, strict_min=True)  # finite: lr=inf trains NaN weights
     check_int(batch_size, "batch_size", minimum=1)
     check_float(weight_decay, "weight_decay", minimum=0.0)
     check_seed(seed)
     if augment is not None and not callable(augment):
         raise TypeError(f"augment: expected a callable or None, got {type(augment).__name__}")
+    if threads is not None:
+        check_int(threads, "threads", minimum=1)
+    if not any(p.requires_grad for p in model.parameters()):
+        raise ValueError("model: expected a model with trainable parameters, got none to train")
+    # One image through the model, in eval mode (no dropout draw, no batch-norm update), so
+    # that labels the model cannot output are named here rather than deep in cross_entropy.
+    num_classes = predict(model, x[:1]).shape[1]
+    check_labels(y, "train[1]", num_classes=num_classes)
+    if val_data is not None:
+        check_labels(val_data[1], "val[1]", num_classes=num_classes)
 
-    device = next(model.parameters()).device
+    device = model_device(model)
     generator = torch.Generator().manual_seed(seed)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
     steps = epochs * -(-len(x) // batch_size)

