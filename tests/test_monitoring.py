@@ -7,14 +7,20 @@ from matplotlib.figure import Figure
 from sedl import models, monitoring
 
 
+def cpsi(reference, current, num_classes):
+    return monitoring.category_psi(reference=torch.tensor(reference, dtype=torch.long),
+                                   current=torch.tensor(current, dtype=torch.long), num_classes=num_classes)
+
+
 def normal(n, seed, shift=0.0):
     return torch.randn(n, generator=torch.Generator().manual_seed(seed), dtype=torch.float64) + shift
 
 
 def test_psi_is_zero_on_identical_samples_and_grows_with_the_shift():
     x = normal(2000, 0)
-    assert monitoring.psi(x, x) == 0.0
-    values = [monitoring.psi(x, normal(2000, 1, shift)) for shift in (0.0, 0.25, 0.5, 1.0, 2.0)]
+    assert monitoring.psi(reference=x, current=x) == 0.0
+    values = [monitoring.psi(reference=x, current=normal(2000, 1, shift))
+              for shift in (0.0, 0.25, 0.5, 1.0, 2.0)]
     assert values[0] < 0.02  # two samples of one distribution
     assert all(a < b for a, b in zip(values, values[1:], strict=False))
     assert values[-1] > 1
@@ -24,19 +30,19 @@ def test_psi_matches_a_hand_computation():
     reference = torch.arange(10, dtype=torch.float64)  # two bins split at the median 4.5
     current = torch.tensor([1.0, 2.0, 7.0, 8.0, 9.0, 9.5, 9.0, 6.0])  # shares 0.25 and 0.75
     expected = (0.25 - 0.5) * np.log(0.25 / 0.5) + (0.75 - 0.5) * np.log(0.75 / 0.5)
-    assert monitoring.psi(reference, current, bins=2) == pytest.approx(expected)
+    assert monitoring.psi(reference=reference, current=current, bins=2) == pytest.approx(expected)
 
 
 def test_psi_floors_empty_bins_and_is_symmetric_in_the_shares():
     reference, current = torch.arange(10.0), torch.full((5,), 100.0)
-    assert np.isfinite(monitoring.psi(reference, current, bins=2))
-    a = monitoring.category_psi(torch.tensor([0, 0, 0, 1]), torch.tensor([0, 1, 1, 1]), num_classes=2)
-    b = monitoring.category_psi(torch.tensor([0, 1, 1, 1]), torch.tensor([0, 0, 0, 1]), num_classes=2)
+    assert np.isfinite(monitoring.psi(reference=reference, current=current, bins=2))
+    a = cpsi([0, 0, 0, 1], [0, 1, 1, 1], 2)
+    b = cpsi([0, 1, 1, 1], [0, 0, 0, 1], 2)
     assert a == pytest.approx(b) == pytest.approx(2 * 0.5 * np.log(3))
 
 
 def test_category_psi_counts_missing_classes_with_the_floor():
-    value = monitoring.category_psi(torch.tensor([0, 1]), torch.tensor([0, 0]), num_classes=3)
+    value = cpsi([0, 1], [0, 0], 3)
     expected = (1 - 0.5) * np.log(1 / 0.5) + (1e-4 - 0.5) * np.log(1e-4 / 0.5)
     assert value == pytest.approx(expected)
 
@@ -76,8 +82,8 @@ def test_stream_reports_each_day_and_sees_the_drift(stream_setup):
     severities = monitoring.drift_schedule(6, start=3, ramp=3, severity=3)
     stream = monitoring.simulate_stream(model, images, labels, corrupt=recording, severities=severities,
                                         reference=reference, day_size=30, seed=4)
-    assert list(stream.columns) == ["day", "severity", "accuracy", "mean_confidence", "psi_confidence",
-                                    "psi_classes", "psi_brightness"]
+    assert list(stream.columns) == ["day", "severity", "accuracy", "mean_confidence", "low_confidence",
+                                    "psi_confidence", "psi_classes", "psi_brightness"]
     assert calls == [(1.0, 7), (2.0, 8), (3.0, 9)]  # clean days are never corrupted
     assert stream["psi_brightness"].iloc[:3].max() < 0.5
     assert (stream["psi_brightness"].iloc[3:] > 5).all()  # every brightened day leaves the reference
@@ -107,23 +113,23 @@ def test_plot_stream_returns_a_two_panel_figure(stream_setup):
         monitoring.plot_stream(stream.drop(columns="accuracy"), ["psi_confidence"], threshold=0.25)
 
 
-def test_bad_inputs_get_clear_errors(stream_setup):
+def test_simulate_stream_bad_input(stream_setup):
     model, images, labels, reference = stream_setup
     x = torch.arange(5.0)
     with pytest.raises(TypeError, match="reference: expected a torch.Tensor"):
-        monitoring.psi([1.0, 2.0], x)
+        monitoring.psi(reference=[1.0, 2.0], current=x)
     with pytest.raises(ValueError, match="current: expected a 1-d tensor of at least 2 values"):
-        monitoring.psi(x, x[None])
+        monitoring.psi(reference=x, current=x[None])
     with pytest.raises(ValueError, match="current: expected finite values"):
-        monitoring.psi(x, torch.tensor([1.0, float("nan")]))
+        monitoring.psi(reference=x, current=torch.tensor([1.0, float("nan")]))
     with pytest.raises(ValueError, match="bins: expected an int >= 2"):
-        monitoring.psi(x, x, bins=1)
+        monitoring.psi(reference=x, current=x, bins=1)
     with pytest.raises(ValueError, match="floor: expected a number > 0.0"):
-        monitoring.psi(x, x, floor=0)
+        monitoring.psi(reference=x, current=x, floor=0)
     with pytest.raises(ValueError, match=r"current: expected labels in \[0, 1\]"):
-        monitoring.category_psi(torch.tensor([0, 1]), torch.tensor([2]), num_classes=2)
+        monitoring.category_psi(reference=torch.tensor([0, 1]), current=torch.tensor([2]), num_classes=2)
     with pytest.raises(ValueError, match="current: expected at least one label"):
-        monitoring.category_psi(torch.tensor([0, 1]), torch.tensor([], dtype=torch.long), num_classes=2)
+        cpsi([0, 1], [], 2)
     with pytest.raises(ValueError, match="current: expected a dict made by profile"):
         monitoring.compare(reference, {"confidence": x})
     with pytest.raises(ValueError, match="logits: expected 60 rows"):
@@ -143,3 +149,34 @@ def test_bad_inputs_get_clear_errors(stream_setup):
         monitoring.alarm_days([0.1], 0.25, patience=0)
     with pytest.raises(ValueError, match="values: expected a 1-d sequence"):
         monitoring.alarm_days([[0.1]], 0.25)
+
+
+def test_psi_bad_input():
+    x = torch.arange(5.0)
+    with pytest.raises(TypeError, match="positional"):
+        monitoring.psi(x, x)  # keyword-only: the bins come from reference, a swap would pass silently
+    with pytest.raises(TypeError, match="positional"):
+        monitoring.category_psi(torch.tensor([0]), torch.tensor([1]), num_classes=2)
+
+
+test_category_psi_bad_input = test_psi_bad_input
+
+
+def test_compare_reports_the_low_confidence_share(stream_setup):
+    reference = {"confidence": torch.linspace(0.5, 1, 101, dtype=torch.float64),
+                 "prediction": torch.zeros(101, dtype=torch.long), "brightness": torch.rand(101).double()}
+    current = dict(reference, confidence=torch.tensor([0.5, 0.52, 0.9, 0.99], dtype=torch.float64))
+    assert monitoring.compare(reference, current, tail=0.1)["low_confidence"] == 0.5
+    same = monitoring.compare(reference, reference, tail=0.1)
+    assert same["low_confidence"] == pytest.approx(0.1, abs=0.01)
+    with pytest.raises(ValueError, match="tail: expected a number > 0.0"):
+        monitoring.compare(reference, current, tail=0.0)
+
+
+def test_alarm_days_bad_input():
+    with pytest.raises(ValueError, match="threshold: expected a finite number"):
+        monitoring.alarm_days([0.1], float("inf"))
+    with pytest.raises(TypeError, match="values: expected a 1-d sequence of numbers"):
+        monitoring.alarm_days(["a"], 0.25)
+    with pytest.raises(ValueError, match="flags: expected a 1-d sequence of bools"):
+        monitoring.first_alarm([0.3, 0.5])

@@ -7,7 +7,7 @@ from scipy.spatial.distance import mahalanobis as scipy_mahalanobis
 from sklearn.covariance import EmpiricalCovariance
 from sklearn.metrics import roc_auc_score, roc_curve
 
-from sedl import models, ood
+from sedl import foreign, guard, models, ood
 
 
 def digit_like(n, seed=0):
@@ -21,11 +21,11 @@ def digit_like(n, seed=0):
 
 @pytest.fixture(scope="module")
 def bounds():
-    return ood.fit_guard(digit_like(200), quantile=0.0)
+    return guard.fit_guard(digit_like(200), quantile=0.0)
 
 
 def test_guard_accepts_images_like_its_training_data(bounds):
-    assert ood.input_problems(digit_like(20, seed=1), bounds) == [""] * 20
+    assert guard.input_problems(digit_like(20, seed=1), bounds) == [""] * 20
 
 
 @pytest.mark.parametrize("make, reason", [
@@ -41,23 +41,47 @@ def test_guard_accepts_images_like_its_training_data(bounds):
     (lambda x: torch.nn.functional.interpolate(x, size=(32, 32)), "size 32x32, expected 28x28"),
 ])
 def test_guard_rejects_bad_inputs_with_a_reason(bounds, make, reason):
-    problems = ood.input_problems(make(digit_like(3, seed=2)), bounds)
+    problems = guard.input_problems(make(digit_like(3, seed=2)), bounds)
     assert len(problems) == 3
     for problem in problems:
         assert problem and re.search(reason, problem), problem
 
 
-def test_guard_bad_arguments_get_clear_errors(bounds):
+def test_input_problems_bad_input(bounds):
     with pytest.raises(TypeError, match="images: expected a torch.Tensor"):
-        ood.input_problems(np.zeros((1, 1, 28, 28)), bounds)
+        guard.input_problems(np.zeros((1, 1, 28, 28)), bounds)
     with pytest.raises(ValueError, match=r"images: expected shape \(N, C, H, W\)"):
-        ood.input_problems(torch.zeros(28, 28), bounds)
+        guard.input_problems(torch.zeros(28, 28), bounds)
     with pytest.raises(ValueError, match="bounds: expected the dict fit_guard"):
-        ood.input_problems(torch.zeros(1, 1, 28, 28), {"brightness": (0, 1)})
+        guard.input_problems(torch.zeros(1, 1, 28, 28), {"brightness": (0, 1)})
     with pytest.raises(ValueError, match=r"quantile: expected a number <= 0.5"):
-        ood.fit_guard(digit_like(5), quantile=0.7)
+        guard.fit_guard(digit_like(5), quantile=0.7)
     with pytest.raises(ValueError, match=r"images: expected values in \[0, 1\]"):
-        ood.fit_guard(digit_like(5) * 2)
+        guard.fit_guard(digit_like(5) * 2)
+    with pytest.raises(TypeError, match=r"size: expected a pair \(height, width\) of positive ints, got 28"):
+        guard.input_problems(digit_like(2), bounds, size=28)
+    with pytest.raises(TypeError, match="size: expected a pair"):
+        guard.input_problems(digit_like(2), bounds, size=(28, 0))
+    with pytest.raises(TypeError, match="channels: expected an int"):
+        guard.input_problems(digit_like(2), bounds, channels="1")
+    with pytest.raises(ValueError, match="bounds: expected the dict fit_guard"):
+        guard.input_problems(digit_like(2), {"mean": (0.3, 0.1)})
+
+
+@pytest.mark.parametrize("images, kind, message", [
+    (np.zeros((2, 1, 28, 28)), TypeError, "images: expected a torch.Tensor"),
+    (torch.zeros(0, 1, 28, 28), ValueError, "images: expected at least one training image"),
+    (torch.zeros(2, 28, 28), ValueError, r"images: expected shape \(N, C, H, W\)"),
+    (torch.zeros(2, 1, 4, 4), ValueError, "images: expected height and width of at least 5"),
+])
+def test_fit_guard_bad_input(images, kind, message):
+    with pytest.raises(kind, match=message):
+        guard.fit_guard(images)
+
+
+def test_image_features_bad_input():
+    with pytest.raises(TypeError, match="images: expected a floating-point tensor"):
+        guard.image_features(torch.zeros(1, 1, 28, 28, dtype=torch.uint8))
 
 
 def test_msp_and_energy_match_their_definitions():
@@ -116,18 +140,60 @@ def test_features_have_the_embedding_size():
         torch.testing.assert_close(feats, model.eval().embed(x))
 
 
-def test_score_bad_inputs_get_clear_errors():
-    with pytest.raises(ValueError, match=r"logits: expected a floating-point tensor \(N, K\)"):
-        ood.msp(torch.zeros(3))
+@pytest.mark.parametrize("logits, message", [
+    (torch.zeros(3), r"logits: expected a floating-point tensor \(N, K\)"),
+    (torch.zeros(3, 1), r"with K >= 2"),
+    (torch.zeros(3, 2, dtype=torch.long), "logits: expected a floating-point tensor"),
+    (torch.tensor([[float("inf"), 0.0]]), "logits: expected finite values, got NaN or infinity"),
+    (torch.tensor([[float("nan"), 0.0]]), "logits: expected finite values"),
+])
+@pytest.mark.parametrize("score", [ood.msp, ood.energy])
+def test_msp_bad_input(score, logits, message):
+    with pytest.raises(ValueError, match=message):
+        score(logits)
+
+
+test_energy_bad_input = test_msp_bad_input
+
+
+def test_energy_temperature_bad_input():
     with pytest.raises(ValueError, match="temperature: expected a number > 0.0"):
         ood.energy(torch.zeros(2, 2), temperature=0)
+    with pytest.raises(ValueError, match="temperature: expected a finite number"):
+        ood.energy(torch.zeros(2, 2), temperature=float("inf"))
+
+
+def test_features_bad_input():
+    model = models.build(seed=0, width=4, hidden=16)
+    with pytest.raises(ValueError, match=r"images: expected 1 channel\(s\), as the model's first"):
+        ood.features(model, torch.zeros(2, 3, 28, 28))
+    with pytest.raises(ValueError, match="images: expected at least one image"):
+        ood.features(model, torch.zeros(0, 1, 28, 28))
+    with pytest.raises(TypeError, match="batch_size: expected an int"):
+        ood.features(model, torch.zeros(1, 1, 28, 28), batch_size=2.5)
+    assert model.training  # a refused call leaves the mode alone
+
+
+def test_fit_gaussians_bad_input():
+    with pytest.raises(ValueError, match="feats: expected finite values"):
+        ood.fit_gaussians(torch.tensor([[float("inf")], [0.0]]), torch.tensor([0, 1]))
+    with pytest.raises(ValueError, match="labels: expected 2 labels"):
+        ood.fit_gaussians(torch.zeros(2, 1), torch.tensor([0]))
+
+
+def test_detection_metrics_bad_input():
+    with pytest.raises(TypeError, match="scores_in: expected a torch.Tensor"):
+        ood.detection_metrics([1.0], torch.ones(3))
+
+
+def test_mahalanobis_bad_input():
     with pytest.raises(ValueError, match="scores_out: expected a non-empty 1-d tensor"):
         ood.detection_metrics(torch.ones(3), torch.ones(0))
     with pytest.raises(ValueError, match="scores_in: expected finite values"):
         ood.detection_metrics(torch.tensor([float("nan")]), torch.ones(3))
     with pytest.raises(TypeError, match="model: expected a model with an embed"):
         ood.features(torch.nn.Linear(2, 2), torch.zeros(1, 1, 28, 28))
-    with pytest.raises(ValueError, match=r"feats: expected shape \(N, D\)"):
+    with pytest.raises(ValueError, match=r"feats: expected a non-empty floating-point tensor of shape"):
         ood.fit_gaussians(torch.zeros(3), torch.zeros(3, dtype=torch.long))
     fit = ood.fit_gaussians(torch.rand(6, 2), torch.tensor([0, 0, 0, 1, 1, 1]))
     with pytest.raises(ValueError, match=r"feats: expected shape \(N, 2\)"):
@@ -136,17 +202,17 @@ def test_score_bad_inputs_get_clear_errors():
         ood.mahalanobis(torch.zeros(3, 2), (fit.means, fit.precision))
 
 
-@pytest.mark.parametrize("kind", ood.FOREIGN_KINDS)
+@pytest.mark.parametrize("kind", foreign.FOREIGN_KINDS)
 def test_foreign_images_follow_the_contract_and_are_deterministic(kind):
-    x = ood.foreign_images(kind, n=6, seed=1)
+    x = foreign.foreign_images(kind, n=6, seed=1)
     assert x.shape == (6, 1, 28, 28) and x.dtype == torch.float32
     assert 0 <= x.min() and x.max() <= 1 and x.std() > 0.05
-    assert torch.equal(x, ood.foreign_images(kind, n=6, seed=1))
-    assert not torch.equal(x, ood.foreign_images(kind, n=6, seed=2))
+    assert torch.equal(x, foreign.foreign_images(kind, n=6, seed=1))
+    assert not torch.equal(x, foreign.foreign_images(kind, n=6, seed=2))
 
 
 def test_letters_are_centred_like_mnist():
-    x = ood.foreign_images("letters", n=20)[:, 0]
+    x = foreign.foreign_images("letters", n=20)[:, 0]
     rows = (x.sum(2) * torch.arange(28)).sum(1) / x.sum((1, 2))
     assert (rows - 13.5).abs().max() < 1.5
     ink = x > 0
@@ -155,10 +221,10 @@ def test_letters_are_centred_like_mnist():
     assert max(max(heights), max(widths)) == 20  # fitted into a 20x20 box, as MNIST digits are
 
 
-def test_foreign_images_bad_arguments():
+def test_foreign_images_bad_input():
     with pytest.raises(ValueError, match="kind: expected one of"):
-        ood.foreign_images("fashion")
+        foreign.foreign_images("fashion")
     with pytest.raises(ValueError, match="n: expected an int >= 1"):
-        ood.foreign_images("noise", n=0)
+        foreign.foreign_images("noise", n=0)
     with pytest.raises(ValueError, match="seed: expected an int >= 0"):
-        ood.foreign_images("noise", seed=-1)
+        foreign.foreign_images("noise", seed=-1)

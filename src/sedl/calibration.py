@@ -1,7 +1,7 @@
 """Calibration and selective prediction: does a model's confidence mean what it says?
 
 A classifier is *calibrated* when, of all the inputs it labels with confidence
-0.8, about 80% are right. :func:`calibration_table` bins predictions by
+0.8, about 80% are right. :func:`reliability_bins` bins predictions by
 confidence (the data of a reliability diagram), :func:`expected_calibration_error`
 summarises the gaps in one number, and :func:`fit_temperature` learns the one
 parameter of temperature scaling on held-out data. :func:`risk_coverage` and
@@ -22,8 +22,9 @@ import torch.nn.functional as F
 from matplotlib.figure import Figure
 
 from sedl._checks import check_float, check_int, check_labels, check_tensor
+from sedl._logits import check_logits
 
-__all__ = ["calibration_table", "expected_calibration_error", "fit_temperature",
+__all__ = ["reliability_bins", "expected_calibration_error", "fit_temperature",
            "reliability_diagram", "risk_coverage", "accuracy_at_coverage"]
 
 
@@ -48,7 +49,7 @@ def _check_confidences(confidences: object, correct: object) -> tuple[np.ndarray
     return conf, correct.detach().cpu().numpy().astype(bool)
 
 
-def calibration_table(confidences: torch.Tensor, correct: torch.Tensor, *,
+def reliability_bins(confidences: torch.Tensor, *, correct: torch.Tensor,
                       n_bins: int = 15) -> pd.DataFrame:
     """Accuracy and mean confidence in equal-width confidence bins.
 
@@ -89,12 +90,12 @@ def calibration_table(confidences: torch.Tensor, correct: torch.Tensor, *,
                          "gap": accuracy - mean_conf})
 
 
-def expected_calibration_error(confidences: torch.Tensor, correct: torch.Tensor, *,
+def expected_calibration_error(confidences: torch.Tensor, *, correct: torch.Tensor,
                                n_bins: int = 15) -> float:
     """ECE: the average gap between accuracy and confidence, weighted by bin size.
 
     ``ECE = sum_m |B_m| / N * |acc(B_m) - conf(B_m)|`` over the bins of
-    :func:`calibration_table`. It is 0 for a perfectly calibrated predictor
+    :func:`reliability_bins`. It is 0 for a perfectly calibrated predictor
     (up to binning) and at most 1.
 
     References
@@ -106,23 +107,12 @@ def expected_calibration_error(confidences: torch.Tensor, correct: torch.Tensor,
     --------
     >>> conf = torch.tensor([0.9, 0.9, 0.6, 0.6])
     >>> correct = torch.tensor([True, True, True, False])
-    >>> round(expected_calibration_error(conf, correct, n_bins=10), 3)  # 0.5*0.1 + 0.5*0.1
+    >>> round(expected_calibration_error(conf, correct=correct, n_bins=10), 3)  # 0.5*0.1 + 0.5*0.1
     0.1
     """
-    table = calibration_table(confidences, correct, n_bins=n_bins)
+    table = reliability_bins(confidences, correct=correct, n_bins=n_bins)
     filled = table[table["count"] > 0]
     return float((filled["count"] * filled["gap"].abs()).sum() / filled["count"].sum())
-
-
-def _check_logits(logits: object, labels: object) -> tuple[torch.Tensor, torch.Tensor]:
-    logits = check_tensor(logits, "logits")
-    if logits.dim() != 2 or not logits.is_floating_point() or logits.shape[1] < 2:
-        raise ValueError("logits: expected a floating-point tensor (N, K) with K >= 2, got "
-                         f"shape {tuple(logits.shape)} and dtype {logits.dtype}")
-    if not torch.isfinite(logits).all():
-        raise ValueError("logits: expected finite values, got NaN or infinity")
-    labels = check_labels(labels, n=logits.shape[0], num_classes=logits.shape[1])
-    return logits.detach().cpu().double(), labels.cpu()
 
 
 def fit_temperature(logits: torch.Tensor, labels: torch.Tensor, *, max_iter: int = 100) -> float:
@@ -159,7 +149,8 @@ def fit_temperature(logits: torch.Tensor, labels: torch.Tensor, *, max_iter: int
     >>> fit_temperature(logits, labels) > 1
     True
     """
-    logits, labels = _check_logits(logits, labels)
+    logits = check_logits(logits)
+    labels = check_labels(labels, n=logits.shape[0], num_classes=logits.shape[1])
     max_iter = check_int(max_iter, "max_iter", minimum=1)
     log_t = torch.zeros(1, dtype=torch.float64, requires_grad=True)
     optimizer = torch.optim.LBFGS([log_t], lr=0.5, max_iter=max_iter, line_search_fn="strong_wolfe")
@@ -175,14 +166,21 @@ def fit_temperature(logits: torch.Tensor, labels: torch.Tensor, *, max_iter: int
 
 
 def reliability_diagram(tables: dict[str, pd.DataFrame]) -> Figure:
-    """One reliability diagram per :func:`calibration_table`, side by side.
+    """One reliability diagram per :func:`reliability_bins`, side by side.
 
     Bars show each bin's accuracy and, hatched, the gap to the bin's mean
     confidence; the diagonal is perfect calibration. Bars below the diagonal
-    mean overconfidence, above it underconfidence.
+    mean overconfidence, above it underconfidence. The number written at the foot
+    of each bar is the bin's count of predictions: a bar over a handful of them
+    says little.
     """
     if not isinstance(tables, dict) or not tables:
         raise TypeError(f"tables: expected a non-empty dict of name -> DataFrame, got {tables!r:.60}")
+    columns = {"lower", "upper", "count", "confidence", "accuracy"}
+    for name, table in tables.items():
+        if not isinstance(table, pd.DataFrame) or not columns <= set(table.columns):
+            raise ValueError(f"tables: expected DataFrames made by reliability_bins(), got "
+                             f"{type(table).__name__} for {name!r}")
     fig, axes = plt.subplots(1, len(tables), figsize=(3.2 * len(tables), 3.2), squeeze=False,
                              layout="constrained")
     axes = axes[0]
@@ -195,6 +193,10 @@ def reliability_diagram(tables: dict[str, pd.DataFrame]) -> Figure:
         ax.bar(table["lower"][filled], table["confidence"][filled] - table["accuracy"][filled],
                bottom=table["accuracy"][filled], width=width[filled], align="edge", fill=False,
                hatch="///", edgecolor="tab:red", linewidth=0.5, label="gap to confidence", zorder=3)
+        for lower, w, count in zip(table["lower"][filled], width[filled], table["count"][filled],
+                                   strict=True):
+            ax.text(lower + w / 2, 0.02, f"{int(count)}", rotation=90, ha="center", va="bottom",
+                    fontsize=6, bbox={"facecolor": "white", "edgecolor": "none", "pad": 0.5})
         ax.plot([0, 1], [0, 1], "k--", linewidth=1)
         ax.set(xlim=(0, 1), ylim=(0, 1), xlabel="confidence", title=name)
         ax.set_aspect("equal")
@@ -204,7 +206,7 @@ def reliability_diagram(tables: dict[str, pd.DataFrame]) -> Figure:
     return fig
 
 
-def risk_coverage(confidences: torch.Tensor, correct: torch.Tensor) -> pd.DataFrame:
+def risk_coverage(confidences: torch.Tensor, *, correct: torch.Tensor) -> pd.DataFrame:
     """The risk-coverage curve of answering only above a confidence threshold.
 
     For each threshold that a rule ``confidence >= t`` can realise (one per
@@ -225,7 +227,7 @@ def risk_coverage(confidences: torch.Tensor, correct: torch.Tensor) -> pd.DataFr
 
     Examples
     --------
-    >>> rc = risk_coverage(torch.tensor([0.9, 0.8, 0.7, 0.6]), torch.tensor([1, 1, 0, 1]))
+    >>> rc = risk_coverage(torch.tensor([0.9, 0.8, 0.7, 0.6]), correct=torch.tensor([1, 1, 0, 1]))
     >>> rc["risk"].round(3).tolist()
     [0.0, 0.0, 0.333, 0.25]
     """
@@ -241,19 +243,19 @@ def risk_coverage(confidences: torch.Tensor, correct: torch.Tensor) -> pd.DataFr
                          "risk": 1 - accuracy, "accuracy": accuracy})
 
 
-def accuracy_at_coverage(confidences: torch.Tensor, correct: torch.Tensor, *,
+def accuracy_at_coverage(confidences: torch.Tensor, *, correct: torch.Tensor,
                          coverage: float = 0.9) -> float:
     """Accuracy on the most confident inputs that make up at least ``coverage`` of all.
 
     The answered set is the smallest one a threshold can realise with coverage
     ``>= coverage``; the rest would be deferred to an expert.
 
-    >>> accuracy_at_coverage(torch.tensor([0.9, 0.8, 0.7, 0.6]), torch.tensor([1, 1, 0, 1]),
+    >>> accuracy_at_coverage(torch.tensor([0.9, 0.8, 0.7, 0.6]), correct=torch.tensor([1, 1, 0, 1]),
     ...                      coverage=0.5)
     1.0
     """
     coverage = check_float(coverage, "coverage", minimum=0.0, maximum=1.0, strict_min=True)
-    table = risk_coverage(confidences, correct)
+    table = risk_coverage(confidences, correct=correct)
     # A tiny tolerance, so that coverage=0.9 with 450 of 500 answered counts as reached.
     reached = table[table["coverage"] >= coverage - 1e-12]
     return float(reached["accuracy"].iloc[0])

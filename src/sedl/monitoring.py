@@ -54,7 +54,7 @@ def _psi(ref_share: np.ndarray, cur_share: np.ndarray, floor: float) -> float:
     return float(np.sum((c - r) * np.log(c / r)))
 
 
-def psi(reference: torch.Tensor, current: torch.Tensor, *, bins: int = 10, floor: float = 1e-4) -> float:
+def psi(*, reference: torch.Tensor, current: torch.Tensor, bins: int = 10, floor: float = 1e-4) -> float:
     """Population stability index of ``current`` against ``reference``.
 
     The reference's quantiles cut the line into ``bins`` bins of equal
@@ -62,7 +62,8 @@ def psi(reference: torch.Tensor, current: torch.Tensor, *, bins: int = 10, floor
     ``PSI = sum_b (c_b - r_b) ln(c_b / r_b)``, a symmetrised Kullback-Leibler
     divergence. It is 0 for identical distributions; the credit-scoring rule of
     thumb reads < 0.1 as stable, 0.1-0.25 as a moderate shift, > 0.25 as a
-    significant one.
+    significant one. Both samples are keyword-only: the bins come from ``reference``, so
+    swapping the two gives another number without any error.
 
     References
     ----------
@@ -72,9 +73,9 @@ def psi(reference: torch.Tensor, current: torch.Tensor, *, bins: int = 10, floor
     Examples
     --------
     >>> x = torch.linspace(0, 1, 1000)
-    >>> psi(x, x)
+    >>> psi(reference=x, current=x)
     0.0
-    >>> psi(x, x + 0.1) > psi(x, x + 0.05) > 0
+    >>> psi(reference=x, current=x + 0.1) > psi(reference=x, current=x + 0.05) > 0
     True
     """
     ref, cur = _values(reference, "reference"), _values(current, "current")
@@ -87,11 +88,12 @@ def psi(reference: torch.Tensor, current: torch.Tensor, *, bins: int = 10, floor
     return _psi(*shares, floor)
 
 
-def category_psi(reference: torch.Tensor, current: torch.Tensor, *, num_classes: int,
+def category_psi(*, reference: torch.Tensor, current: torch.Tensor, num_classes: int,
                  floor: float = 1e-4) -> float:
     """:func:`psi` of two samples of class labels in ``0 .. num_classes - 1``.
 
-    >>> category_psi(torch.tensor([0, 1, 0, 1]), torch.tensor([1, 0, 1, 0]), num_classes=2)
+    >>> category_psi(reference=torch.tensor([0, 1, 0, 1]), current=torch.tensor([1, 0, 1, 0]),
+    ...              num_classes=2)
     0.0
     """
     num_classes = check_int(num_classes, "num_classes", minimum=2)
@@ -117,17 +119,27 @@ def profile(logits: torch.Tensor, images: torch.Tensor) -> dict[str, torch.Tenso
 
 
 def compare(reference: dict[str, torch.Tensor], current: dict[str, torch.Tensor], *,
-            num_classes: int = 10, bins: int = 10) -> dict[str, float]:
-    """The monitor's statistics of one batch: its ``mean_confidence`` and the PSI of each
-    part of its :func:`profile` against the reference profile."""
+            num_classes: int = 10, bins: int = 10, tail: float = 0.1) -> dict[str, float]:
+    """The monitor's statistics of one batch against the reference profile.
+
+    ``mean_confidence``; ``low_confidence``, the share of the batch whose confidence is
+    below the reference's ``tail`` quantile (the inputs a rule that answers ``1 - tail``
+    of the reference would defer: about ``tail`` while nothing changes); and the PSI of
+    each part of the :func:`profile`.
+    """
     for name, value in (("reference", reference), ("current", current)):
         if not isinstance(value, dict) or set(value) != {"confidence", "prediction", "brightness"}:
             raise ValueError(f"{name}: expected a dict made by profile(), got {value!r:.60}")
+    tail = check_float(tail, "tail", minimum=0.0, maximum=1.0, strict_min=True)
+    cut = torch.quantile(reference["confidence"].double(), tail)
     return {"mean_confidence": float(current["confidence"].mean()),
-            "psi_confidence": psi(reference["confidence"], current["confidence"], bins=bins),
-            "psi_classes": category_psi(reference["prediction"], current["prediction"],
-                                        num_classes=num_classes),
-            "psi_brightness": psi(reference["brightness"], current["brightness"], bins=bins)}
+            "low_confidence": float((current["confidence"].double() < cut).double().mean()),
+            "psi_confidence": psi(reference=reference["confidence"], current=current["confidence"],
+                                  bins=bins),
+            "psi_classes": category_psi(reference=reference["prediction"],
+                                        current=current["prediction"], num_classes=num_classes),
+            "psi_brightness": psi(reference=reference["brightness"], current=current["brightness"],
+                                  bins=bins)}
 
 
 def drift_schedule(days: int, *, start: int, ramp: int, severity: float) -> np.ndarray:
@@ -189,10 +201,15 @@ def alarm_days(values: object, threshold: float, *, patience: int = 1) -> np.nda
     >>> alarm_days([0.1, 0.3, 0.4, 0.1, 0.5], 0.25, patience=2).tolist()
     [False, False, True, False, False]
     """
-    values = np.asarray(values, dtype=float)
+    try:
+        values = np.asarray(values, dtype=float)
+    except (TypeError, ValueError):
+        raise TypeError(f"values: expected a 1-d sequence of numbers, got {values!r:.60}") from None
     if values.ndim != 1:
         raise ValueError(f"values: expected a 1-d sequence, got shape {values.shape}")
     threshold = check_float(threshold, "threshold")
+    if not np.isfinite(threshold):
+        raise ValueError(f"threshold: expected a finite number, got {threshold}")
     patience = check_int(patience, "patience", minimum=1)
     above = values > threshold
     run = np.zeros(len(values), dtype=int)  # length of the current run of days above threshold
@@ -203,7 +220,9 @@ def alarm_days(values: object, threshold: float, *, patience: int = 1) -> np.nda
 
 def first_alarm(flags: object) -> int | None:
     """Index of the first ``True`` in ``flags``, or None if the alarm never rang."""
-    flags = np.asarray(flags, dtype=bool)
+    flags = np.asarray(flags)
+    if flags.ndim != 1 or flags.dtype != bool:
+        raise ValueError(f"flags: expected a 1-d sequence of bools (from alarm_days), got {flags!r:.60}")
     return int(np.argmax(flags)) if flags.any() else None
 
 

@@ -1,125 +1,28 @@
-"""Inputs the model was never meant to see: an input guard and out-of-distribution scores.
+"""Out-of-distribution scores: how much does an input look like the training data?
 
-Two lines of defence, taught on :ref:`sec_rel_preventing`. The *input guard*
-(:func:`fit_guard`, :func:`input_problems`) rejects inputs that break the
-contract or fall outside simple bounds measured on the training images, and
-says why. *Out-of-distribution scores* rank inputs by how much they look like
-the training data: the maximum softmax probability (:func:`msp`), the energy
-score (:func:`energy`) and the Mahalanobis distance in feature space
-(:func:`fit_gaussians`, :func:`mahalanobis`); :func:`detection_metrics` measures
-how well a score separates the two. :func:`foreign_images` makes the foreign
-inputs the page tests against.
+The second line of defence taught on :ref:`sec_rel_preventing`, after the input guard
+(:mod:`sedl.guard`). Each score is high for inputs like the training data: the maximum
+softmax probability (:func:`msp`), the energy score (:func:`energy`) and the Mahalanobis
+distance in feature space (:func:`fit_gaussians`, :func:`mahalanobis`, on the
+penultimate :func:`features`); :func:`detection_metrics` measures how well a score
+separates the two. The foreign inputs the page tests against are made by
+:mod:`sedl.foreign`.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from scipy.stats import rankdata
 
-from sedl import data
-from sedl._checks import (
-    check_choice,
-    check_float,
-    check_images,
-    check_int,
-    check_labels,
-    check_module,
-    check_seed,
-    check_tensor,
-)
+from sedl._checks import check_float, check_images, check_int, check_labels, check_module, check_tensor
+from sedl._logits import check_logits
 
-__all__ = ["image_features", "fit_guard", "input_problems", "msp", "energy", "features",
-           "Gaussians", "fit_gaussians", "mahalanobis", "detection_metrics", "foreign_images",
-           "FOREIGN_KINDS"]
+__all__ = ["msp", "energy", "features", "Gaussians", "fit_gaussians", "mahalanobis",
+           "detection_metrics"]
 
-# ---------------------------------------------------------------- the input guard
-
-
-def image_features(images: torch.Tensor) -> dict[str, torch.Tensor]:
-    """Per-image statistics the guard bounds: ``mean`` brightness, ``ink`` (share of
-    pixels above 0.5) and ``border`` (mean of the outermost two-pixel frame), each ``(N,)``."""
-    check_images(images)
-    frame = torch.ones(images.shape[-2:], dtype=torch.bool)
-    frame[2:-2, 2:-2] = False
-    return {"mean": images.mean(dim=(1, 2, 3)),
-            "ink": (images > 0.5).float().mean(dim=(1, 2, 3)),
-            "border": images[..., frame].mean(dim=(1, 2))}
-
-
-def fit_guard(images: torch.Tensor, *, quantile: float = 0.001) -> dict[str, tuple[float, float]]:
-    """Bounds of :func:`image_features` on training images: their ``quantile`` and
-    ``1 - quantile`` quantiles, so that about ``2 * quantile`` of clean inputs fail each."""
-    quantile = check_float(quantile, "quantile", minimum=0.0, maximum=0.5)
-    bounds = {}
-    for name, values in image_features(images).items():
-        lo, hi = torch.quantile(values.double(), torch.tensor([quantile, 1 - quantile]).double())
-        bounds[name] = (float(lo), float(hi))
-    return bounds
-
-
-def _contract_problems(images: torch.Tensor, channels: int, size: tuple[int, int]) -> list[str]:
-    problems = []
-    if not images.is_floating_point():
-        problems.append(f"dtype {images.dtype}, expected floating point")
-    if images.shape[1] != channels:
-        problems.append(f"{images.shape[1]} channels, expected {channels}")
-    if tuple(images.shape[-2:]) != tuple(size):
-        problems.append(f"size {images.shape[-2]}x{images.shape[-1]}, expected {size[0]}x{size[1]}")
-    return problems
-
-
-def input_problems(images: torch.Tensor, bounds: dict[str, tuple[float, float]], *,
-                   channels: int = 1, size: tuple[int, int] = (28, 28)) -> list[str]:
-    """Why each image should be rejected: ``""`` to accept it, else the reasons, ``"; "``-joined.
-
-    Checks, in order: the contract (dtype, channels, size), finite values in
-    [0, 1], a *blank* image (max - min below 0.1), and each feature of
-    :func:`image_features` within ``bounds`` (from :func:`fit_guard`).
-
-    >>> bounds = {"mean": (0.05, 0.3), "ink": (0.03, 0.3), "border": (0.0, 0.05)}
-    >>> input_problems(torch.zeros(1, 1, 28, 28), bounds)
-    ['blank (max - min = 0)']
-    """
-    images = check_tensor(images, "images")
-    if images.dim() != 4:
-        raise ValueError(f"images: expected shape (N, C, H, W), got shape {tuple(images.shape)}")
-    channels = check_int(channels, "channels", minimum=1)
-    if not isinstance(bounds, dict) or not set(bounds) <= {"mean", "ink", "border"}:
-        raise ValueError(f"bounds: expected the dict fit_guard() returns, got {bounds!r:.80}")
-    common = _contract_problems(images, channels, size)
-    x = images.double()
-    reasons = []
-    for i in range(len(images)):
-        mine = list(common)
-        lo, hi = x[i].min().item(), x[i].max().item()
-        if not torch.isfinite(x[i]).all():
-            mine.append("contains NaN or infinity")
-        elif lo < 0 or hi > 1:
-            mine.append(f"values in [{lo:.3g}, {hi:.3g}], expected [0, 1]")
-        elif hi - lo < 0.1:
-            mine.append(f"blank (max - min = {hi - lo:.2g})")
-        if not mine:  # the statistics only mean something for a valid image
-            stats = image_features(images[i:i + 1].float())
-            mine += [f"{name} {stats[name].item():.3f} outside [{a:.3f}, {b:.3f}]"
-                     for name, (a, b) in bounds.items() if not a <= stats[name].item() <= b]
-        reasons.append("; ".join(mine))
-    return reasons
-
-
-# ---------------------------------------------------------------- scores
-
-
-def _check_logits(logits: object) -> torch.Tensor:
-    logits = check_tensor(logits, "logits")
-    if logits.dim() != 2 or not logits.is_floating_point():
-        raise ValueError("logits: expected a floating-point tensor (N, K), got "
-                         f"shape {tuple(logits.shape)} and dtype {logits.dtype}")
-    return logits.detach().double()  # float64: softmax of a confident model saturates in float32
 
 
 def msp(logits: torch.Tensor) -> torch.Tensor:
@@ -133,7 +36,7 @@ def msp(logits: torch.Tensor) -> torch.Tensor:
     >>> msp(torch.tensor([[0.0, 0.0], [5.0, 0.0]])).round(decimals=3)
     tensor([0.5000, 0.9930], dtype=torch.float64)
     """
-    return _check_logits(logits).softmax(dim=1).amax(dim=1)
+    return check_logits(logits).softmax(dim=1).amax(dim=1)
 
 
 def energy(logits: torch.Tensor, *, temperature: float = 1.0) -> torch.Tensor:
@@ -145,7 +48,15 @@ def energy(logits: torch.Tensor, *, temperature: float = 1.0) -> torch.Tensor:
     detection", NeurIPS. https://arxiv.org/abs/2010.03759
     """
     t = check_float(temperature, "temperature", minimum=0.0, strict_min=True)
-    return t * torch.logsumexp(_check_logits(logits) / t, dim=1)
+    if t == float("inf"):
+        raise ValueError("temperature: expected a finite number > 0, got inf")
+    return t * torch.logsumexp(check_logits(logits) / t, dim=1)
+
+
+def _input_channels(model: torch.nn.Module) -> int | None:
+    """The channel count the model's first convolution takes (None without one)."""
+    first = next((m for m in model.modules() if isinstance(m, torch.nn.Conv2d)), None)
+    return None if first is None else first.in_channels
 
 
 @torch.no_grad()
@@ -156,11 +67,29 @@ def features(model: torch.nn.Module, images: torch.Tensor, *, batch_size: int = 
         raise TypeError(f"model: expected a model with an embed() method, got {type(model).__name__}")
     check_images(images)
     check_int(batch_size, "batch_size", minimum=1)
+    if len(images) == 0:
+        raise ValueError("images: expected at least one image, got 0")
+    expected = _input_channels(model)
+    if expected is not None and images.shape[1] != expected:
+        raise ValueError(f"images: expected {expected} channel(s), as the model's first convolution "
+                         f"takes, got shape {tuple(images.shape)}")
     was_training = model.training
     model.eval()
-    out = torch.cat([model.embed(images[i:i + batch_size]) for i in range(0, len(images), batch_size)])
-    model.train(was_training)
-    return out
+    try:
+        return torch.cat([model.embed(images[i:i + batch_size])
+                          for i in range(0, len(images), batch_size)])
+    finally:  # an exception inside embed() must not leave the model in eval mode
+        model.train(was_training)
+
+
+def _check_feats(feats: object) -> torch.Tensor:
+    feats = check_tensor(feats, "feats")
+    if feats.dim() != 2 or feats.shape[0] == 0 or not feats.is_floating_point():
+        raise ValueError("feats: expected a non-empty floating-point tensor of shape (N, D), got "
+                         f"shape {tuple(feats.shape)} and dtype {feats.dtype}")
+    if not torch.isfinite(feats).all():
+        raise ValueError("feats: expected finite values, got NaN or infinity")
+    return feats
 
 
 class Gaussians(NamedTuple):
@@ -179,9 +108,7 @@ def fit_gaussians(feats: torch.Tensor, labels: torch.Tensor) -> Gaussians:
     out-of-distribution samples and adversarial attacks", NeurIPS.
     https://arxiv.org/abs/1807.03888
     """
-    feats = check_tensor(feats, "feats")
-    if feats.dim() != 2:
-        raise ValueError(f"feats: expected shape (N, D), got shape {tuple(feats.shape)}")
+    feats = _check_feats(feats)
     labels = check_labels(labels, n=feats.shape[0])
     f = feats.detach().double()
     classes = labels.unique()
@@ -194,7 +121,7 @@ def fit_gaussians(feats: torch.Tensor, labels: torch.Tensor) -> Gaussians:
 
 def mahalanobis(feats: torch.Tensor, gaussians: Gaussians) -> torch.Tensor:
     """Score ``(N,)``: minus the squared Mahalanobis distance to the closest class mean."""
-    feats = check_tensor(feats, "feats")
+    feats = _check_feats(feats)
     if not isinstance(gaussians, Gaussians):
         raise TypeError(f"gaussians: expected a Gaussians, got {type(gaussians).__name__}")
     if feats.dim() != 2 or feats.shape[1] != gaussians.means.shape[1]:
@@ -234,89 +161,3 @@ def _check_scores(scores: object, name: str) -> np.ndarray:
     return values
 
 
-# ---------------------------------------------------------------- foreign images
-
-FOREIGN_KINDS = ("noise", "patches", "letters", "digits8x8")
-_PATCH_SOURCES = ("astronaut", "brick", "camera", "chelsea", "coffee", "coins", "grass", "gravel",
-                  "moon", "rocket")
-_LETTERS = "ACDEFHJKLMNPQRTUVWXY"  # capitals, without those that look like digits (B G I O S Z)
-
-
-def _patches(n: int, rng: np.random.Generator) -> torch.Tensor:
-    sources = [data.image(name, size=64).mean(dim=1, keepdim=True) for name in _PATCH_SOURCES]
-    out = []
-    for k in rng.integers(len(sources), size=n):
-        img = sources[k]
-        top, left = (int(rng.integers(s - 27)) for s in img.shape[-2:])
-        out.append(img[0, :, top:top + 28, left:left + 28])
-    return torch.stack(out)
-
-
-def _mnist_like(glyph: np.ndarray) -> torch.Tensor:
-    """Fit a glyph into 20x20 and centre its mass in 28x28, as MNIST was made."""
-    from PIL import Image
-
-    ys, xs = np.nonzero(glyph > 0)
-    glyph = glyph[ys.min():ys.max() + 1, xs.min():xs.max() + 1]
-    scale = 20 / max(glyph.shape)
-    h, w = (max(1, round(s * scale)) for s in glyph.shape)
-    small = np.asarray(Image.fromarray(glyph).resize((w, h), Image.LANCZOS), dtype=np.float32) / 255
-    small = small.clip(0, 1)
-    cy, cx = (np.arange(s) @ small.sum(axis=1 - k) / small.sum() for k, s in enumerate(small.shape))
-    top, left = (int(np.clip(round(14 - c), 0, 28 - s)) for c, s in zip((cy, cx), (h, w), strict=True))
-    canvas = torch.zeros(1, 28, 28)
-    canvas[0, top:top + h, left:left + w] = torch.from_numpy(small)
-    return canvas
-
-
-def _letters(n: int, rng: np.random.Generator) -> torch.Tensor:
-    import matplotlib
-    from PIL import Image, ImageDraw, ImageFont
-
-    font_dir = Path(matplotlib.get_data_path()) / "fonts" / "ttf"
-    fonts = [ImageFont.truetype(font_dir / name, 48) for name in
-             ("DejaVuSans.ttf", "DejaVuSans-Bold.ttf", "DejaVuSerif.ttf", "DejaVuSansMono.ttf")]
-    out = []
-    for _ in range(n):
-        canvas = Image.new("L", (80, 80), 0)
-        ImageDraw.Draw(canvas).text((40, 40), str(rng.choice(list(_LETTERS))), fill=255, anchor="mm",
-                                    font=fonts[rng.integers(len(fonts))],
-                                    stroke_width=int(rng.integers(0, 4)), stroke_fill=255)
-        canvas = canvas.rotate(float(rng.uniform(-15, 15)), resample=Image.BILINEAR)
-        out.append(_mnist_like(np.asarray(canvas)))
-    return torch.stack(out)
-
-
-def _digits8x8(n: int, rng: np.random.Generator) -> torch.Tensor:
-    x, _ = data.digits("all")
-    x = x[torch.from_numpy(rng.choice(len(x), size=n, replace=n > len(x)))]
-    x = F.interpolate(x, size=(20, 20), mode="bilinear", align_corners=False)  # (n, 1, 20, 20)
-    return F.pad(x, (4, 4, 4, 4)).clamp(0, 1)
-
-
-def foreign_images(kind: str, *, n: int = 500, seed: int = 0) -> torch.Tensor:
-    """``n`` images ``(n, 1, 28, 28)`` in [0, 1] that are not MNIST digits.
-
-    Parameters
-    ----------
-    kind : str
-        ``"noise"`` (uniform pixel noise), ``"patches"`` (greyscale crops of
-        scikit-image's natural photographs and textures), ``"letters"``
-        (capital letters rendered in four DejaVu fonts with random stroke width
-        and rotation, then fitted and centred like MNIST digits) or
-        ``"digits8x8"`` (scikit-learn's 8x8 digits upsampled to 20x20 and padded:
-        digits, but from another source).
-    n : int
-        Number of images.
-    seed : int
-        Seed of every random choice.
-
-    >>> tuple(foreign_images("letters", n=3).shape)
-    (3, 1, 28, 28)
-    """
-    check_choice(kind, "kind", FOREIGN_KINDS)
-    n = check_int(n, "n", minimum=1)
-    rng = np.random.default_rng(check_seed(seed))
-    if kind == "noise":
-        return torch.from_numpy(rng.random((n, 1, 28, 28), dtype=np.float32))
-    return {"patches": _patches, "letters": _letters, "digits8x8": _digits8x8}[kind](n, rng)
