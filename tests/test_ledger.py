@@ -1,14 +1,9 @@
-"""sedl.ledger: FLOP counts against hand counts, the model-cache and page-time ledgers, energy."""
+"""sedl.ledger: FLOP counts against hand counts, the model-cache ledger, energy."""
 
 import copy
 
-import jupytext
-import nbformat
-import pandas as pd
 import pytest
 import torch
-from jupyter_cache import get_cache
-from jupyter_cache.base import CacheBundleIn
 from torch import nn
 
 from sedl import data, ledger, models
@@ -101,61 +96,6 @@ def test_cached_models_lists_every_readable_model(tmp_path):
     assert ledger.cached_models(tmp_path / "empty").empty
 
 
-def _book(root, pages):
-    (root / "book").mkdir(parents=True)
-    (root / "_config.yml").write_text("title: t\n")
-    toc = "format: jb-book\nroot: book/intro\nchapters:\n" + "".join(
-        f"  - file: book/{name}\n" for name in pages)
-    (root / "_toc.yml").write_text(toc)
-    (root / "book" / "intro.md").write_text("(sec_intro)=\n# Intro\n")
-    for name, code in pages.items():
-        text = ("---\njupytext:\n  text_representation:\n    extension: .md\n"
-                "    format_name: myst\nkernelspec:\n  display_name: Python 3\n"
-                f"  language: python\n  name: python3\n---\n\n# {name}\n\n"
-                f"```{{code-cell}} ipython3\n{code}\n```\n")
-        (root / "book" / f"{name}.md").write_text(text)
-
-
-def _cache_run(cache, page, seconds):
-    nb = jupytext.read(page)
-    for cell in nb.cells:
-        if cell.cell_type == "code":
-            cell.outputs, cell.execution_count = [], 1
-    get_cache(cache).cache_notebook_bundle(
-        CacheBundleIn(nbformat.from_dict(nb), str(page), data={"execution_seconds": seconds}),
-        check_validity=False, overwrite=True)
-
-
-def test_page_times_read_jupyter_books_cache(tmp_path):
-    root = tmp_path / "site"
-    _book(root, {"p": "1 + 1", "q": "2 + 2"})
-    cache = root / "_build" / ".jupyter_cache"
-    assert ledger.execution_cache(root) is None
-    _cache_run(cache, root / "book" / "p.md", 12.5)
-    assert ledger.execution_cache(root) == cache
-    assert ledger.find_book_root(root / "book") == root.resolve()
-
-    table = ledger.page_times(root, cache).set_index("page")
-    assert list(table.index) == ["book/p", "book/q"]  # intro.md declares no kernel
-    assert table.loc["book/p", "seconds"] == 12.5 and table.loc["book/p", "status"] == "current"
-    assert pd.isna(table.loc["book/q", "seconds"]) and table.loc["book/q", "status"] == "not cached"
-
-    page = root / "book" / "p.md"
-    page.write_text(page.read_text().replace("1 + 1", "1 + 2"))
-    assert ledger.page_times(root, cache).set_index("page").loc["book/p", "status"] == "older code"
-
-
-def test_execution_cache_override_and_missing_cache(tmp_path, monkeypatch):
-    assert ledger.execution_cache(None) is None
-    assert ledger.find_book_root(tmp_path) is None
-    with pytest.raises(FileNotFoundError, match="cache: expected a Jupyter Book execution cache"):
-        ledger.page_times(tmp_path, tmp_path / "nothing")
-    other = tmp_path / "elsewhere"
-    get_cache(other).list_cache_records()  # creates an empty cache database
-    monkeypatch.setenv("SEDL_EXECUTION_CACHE", str(other))
-    assert ledger.execution_cache(None) == other
-
-
 def test_footprint():
     one_hour = ledger.footprint(3600.0, watts=100.0)
     assert one_hour["kwh"] == pytest.approx(0.1 * 1.58)
@@ -163,22 +103,49 @@ def test_footprint():
     assert ledger.footprint(0.0, watts=50.0) == {"kwh": 0.0, "kg_co2e": 0.0}
 
 
-def test_bad_input():
-    with pytest.raises(TypeError, match="model: expected a torch.nn.Module"):
-        ledger.count_flops("net", torch.zeros(1))
-    with pytest.raises(TypeError, match="inputs: expected a torch.Tensor"):
-        ledger.count_flops(small_conv_net(True), [1.0])
-    with pytest.raises(TypeError, match="backward: expected a bool"):
-        ledger.count_flops(small_conv_net(True), torch.zeros(1, 1, 5, 5), backward=1)
-    with pytest.raises(ValueError, match="input_shape: expected a tuple of positive ints"):
-        ledger.training_flops(small_conv_net(True), [1, 5, 5], n_train=1, epochs=1)
-    with pytest.raises(ValueError, match="n_train: expected an int >= 0"):
-        ledger.training_flops(small_conv_net(True), (1, 5, 5), n_train=-1, epochs=1)
-    with pytest.raises(TypeError, match="epochs: expected an int"):
-        ledger.training_flops(small_conv_net(True), (1, 5, 5), n_train=1, epochs=1.5)
-    with pytest.raises(ValueError, match="watts: expected a number >= 0.0"):
-        ledger.footprint(1.0, watts=-5)
-    with pytest.raises(ValueError, match="pue: expected a number >= 1.0"):
-        ledger.footprint(1.0, watts=5, pue=0.5)
-    with pytest.raises(TypeError, match="seconds: expected a number"):
-        ledger.footprint("1", watts=5)
+@pytest.mark.parametrize("args, kwargs, error, match", [
+    (("net", torch.zeros(1)), {}, TypeError, "model: expected a torch.nn.Module"),
+    ((small_conv_net(True), [1.0]), {}, TypeError, "inputs: expected a torch.Tensor"),
+    ((small_conv_net(True), torch.zeros(1, 1, 5, 5)), {"backward": 1},
+     TypeError, "backward: expected a bool"),
+])
+def test_count_flops_bad_input(args, kwargs, error, match):
+    with pytest.raises(error, match=match):
+        ledger.count_flops(*args, **kwargs)
+
+
+@pytest.mark.parametrize("shape, kwargs, error, match", [
+    ([1, 5, 5], {"n_train": 1, "epochs": 1}, ValueError, "input_shape: expected a tuple of positive ints"),
+    ((0, 5, 5), {"n_train": 1, "epochs": 1}, ValueError, "input_shape: expected a tuple of positive ints"),
+    ((1, 5, 5), {"n_train": -1, "epochs": 1}, ValueError, "n_train: expected an int >= 0"),
+    ((1, 5, 5), {"n_train": 1, "epochs": 1.5}, TypeError, "epochs: expected an int"),
+    ((1, 5, 5), {"n_train": 1, "epochs": 1, "n_eval": -2}, ValueError, "n_eval: expected an int >= 0"),
+])
+def test_training_flops_bad_input(shape, kwargs, error, match):
+    with pytest.raises(error, match=match):
+        ledger.training_flops(small_conv_net(True), shape, **kwargs)
+
+
+@pytest.mark.parametrize("config", [None, "mnist_cnn", {"model": "SmallCNN", "fit": {"epochs": 1}},
+                                    {"model": {}, "fit": {}}, {"model": {}, "fit": {"epochs": 1}}])
+def test_config_flops_bad_input(config):
+    # Documented contract: a configuration the ledger cannot price gives None, never a guess.
+    assert ledger.config_flops(config) is None
+
+
+@pytest.mark.parametrize("cache, error, match", [(3, TypeError, "cache: expected a path or None")])
+def test_cached_models_bad_input(cache, error, match):
+    with pytest.raises(error, match=match):
+        ledger.cached_models(cache)
+
+
+@pytest.mark.parametrize("args, kwargs, error, match", [
+    ((1.0,), {"watts": -5}, ValueError, "watts: expected a number >= 0.0"),
+    ((1.0,), {"watts": 5, "pue": 0.5}, ValueError, "pue: expected a number >= 1.0"),
+    (("1",), {"watts": 5}, TypeError, "seconds: expected a number"),
+    ((-1.0,), {"watts": 5}, ValueError, "seconds: expected a number >= 0.0"),
+    ((1.0,), {"watts": 5, "kg_per_kwh": float("nan")}, ValueError, "kg_per_kwh: expected a number"),
+])
+def test_footprint_bad_input(args, kwargs, error, match):
+    with pytest.raises(error, match=match):
+        ledger.footprint(*args, **kwargs)

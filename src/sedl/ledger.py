@@ -1,4 +1,4 @@
-"""The book's compute ledger: FLOPs of its trained models, wall time of its pages, energy.
+"""The book's compute ledger: FLOPs of its trained models, and energy.
 
 The Green AI page (:ref:`sec_ethics_green_ai`) puts the book's own bill beside
 the published ones. Three sources, none of which needs a change to any page:
@@ -8,8 +8,9 @@ the published ones. Three sources, none of which needs a change to any page:
   :func:`training_flops` scales them to a whole training run, and
   :func:`cached_models` does so for every model in the book's model cache
   (:func:`sedl.models.cache_dir`) whose configuration names its training set-up.
-- :func:`page_times` reads the wall time of every executable page from the
-  execution cache that Jupyter Book keeps (``_build/.jupyter_cache``).
+- The wall time of every page comes from the book's build tooling,
+  ``scripts/pagetimes.py``, which reads Jupyter Book's execution cache: it needs the
+  repository and the build tools, which a reader's environment does not have.
 - :func:`footprint` turns seconds into energy and CO2-equivalent under stated
   assumptions (power draw, data-centre overhead, carbon intensity).
 """
@@ -19,7 +20,6 @@ from __future__ import annotations
 import copy
 import functools
 import json
-import os
 from pathlib import Path
 
 import pandas as pd
@@ -29,9 +29,8 @@ from torch.utils.flop_counter import FlopCounterMode
 from sedl import models
 from sedl._checks import check_float, check_int, check_module, check_tensor
 
-__all__ = ["count_flops", "training_flops", "config_flops", "cached_models", "find_book_root",
-           "execution_cache", "page_times", "footprint", "DATASET_SIZES", "STRUBELL_PUE",
-           "STRUBELL_KG_PER_KWH"]
+__all__ = ["count_flops", "training_flops", "config_flops", "cached_models", "footprint",
+           "DATASET_SIZES", "STRUBELL_PUE", "STRUBELL_KG_PER_KWH"]
 
 #: Power usage effectiveness used by Strubell et al. (2019): the 2018 global data-centre average.
 STRUBELL_PUE = 1.58
@@ -172,6 +171,8 @@ def cached_models(cache: str | Path | None = None) -> pd.DataFrame:
         ``train_seconds`` (as recorded when it was trained; NaN if not recorded)
         and ``flops`` (:func:`config_flops`; NaN if its configuration is not understood).
     """
+    if cache is not None and not isinstance(cache, (str, Path)):
+        raise TypeError(f"cache: expected a path or None, got {type(cache).__name__}")
     folder = models.cache_dir() if cache is None else Path(cache)
     rows = []
     for path in sorted(folder.glob("*.pt")):
@@ -187,97 +188,6 @@ def cached_models(cache: str | Path | None = None) -> pd.DataFrame:
                      "flops": float("nan") if flops is None else float(flops)})
     table = pd.DataFrame(rows, columns=["model", "train_seconds", "flops"])
     return table.sort_values("model", ignore_index=True)
-
-
-def find_book_root(start: str | Path | None = None) -> Path | None:
-    """The nearest folder at or above ``start`` (default: the working directory) with ``_toc.yml``."""
-    here = Path.cwd() if start is None else Path(start)
-    for folder in (here.resolve(), *here.resolve().parents):
-        if (folder / "_toc.yml").is_file() and (folder / "_config.yml").is_file():
-            return folder
-    return None
-
-
-def execution_cache(root: str | Path | None) -> Path | None:
-    """Jupyter Book's execution cache of the book at ``root``, or None when there is none.
-
-    ``$SEDL_EXECUTION_CACHE`` overrides the default ``<root>/_build/.jupyter_cache``
-    (for a build with ``--path-output``).
-    """
-    override = os.environ.get("SEDL_EXECUTION_CACHE")
-    if override:
-        folder = Path(override)
-    elif root is None:
-        return None
-    else:
-        folder = Path(root) / "_build" / ".jupyter_cache"
-    return folder if (folder / "global.db").is_file() else None
-
-
-def _toc_files(node: object) -> list[str]:
-    if isinstance(node, dict):
-        return [f for k, v in node.items()
-                for f in ([v] if k in ("file", "root") else _toc_files(v))]
-    if isinstance(node, list):
-        return [f for item in node for f in _toc_files(item)]
-    return []
-
-
-def executable_pages(root: str | Path) -> list[Path]:
-    """The pages in the book's table of contents that declare a kernel (and so are executed)."""
-    import yaml
-
-    root = Path(root)
-    pages = []
-    for name in _toc_files(yaml.safe_load((root / "_toc.yml").read_text(encoding="utf-8"))):
-        path = root / f"{name}.md"
-        text = path.read_text(encoding="utf-8") if path.is_file() else ""
-        if text.startswith("---") and "\nkernelspec:" in text.split("\n---", 1)[0]:
-            pages.append(path)
-    return pages
-
-
-def page_times(root: str | Path, cache: str | Path) -> pd.DataFrame:
-    """Wall time of the last execution of each executable page, from Jupyter Book's cache.
-
-    Parameters
-    ----------
-    root : path
-        The book's root folder (with ``_toc.yml``).
-    cache : path
-        The execution cache (see :func:`execution_cache`).
-
-    Returns
-    -------
-    pandas.DataFrame
-        One row per executable page in TOC order: ``page``, ``seconds``,
-        ``executed`` (when) and ``status``: ``"current"`` (the cached run is of
-        the page's present code), ``"older code"`` (only a run of an earlier
-        version is cached) or ``"not cached"`` (never executed in this cache,
-        or executed outside it, e.g. with ``execution_mode: force``).
-    """
-    import jupytext
-    from jupyter_cache import get_cache
-
-    root, cache = Path(root).resolve(), Path(cache)
-    if not (cache / "global.db").is_file():
-        raise FileNotFoundError(f"cache: expected a Jupyter Book execution cache, got {cache}")
-    store = get_cache(cache)
-    records = sorted(store.list_cache_records(), key=lambda r: r.created)
-    latest = {Path(r.uri).resolve(): r for r in records}  # the newest record of each page wins
-    rows = []
-    for page in executable_pages(root):
-        try:
-            record, status = store.match_cache_notebook(jupytext.read(page)), "current"
-        except KeyError:
-            record = latest.get(page.resolve())
-            status = "not cached" if record is None else "older code"
-        seconds = (record.data or {}).get("execution_seconds") if record is not None else None
-        rows.append({"page": page.relative_to(root).with_suffix("").as_posix(),
-                     "seconds": float("nan") if seconds is None else float(seconds),
-                     "executed": None if record is None else pd.Timestamp(record.created),
-                     "status": status})
-    return pd.DataFrame(rows, columns=["page", "seconds", "executed", "status"])
 
 
 def footprint(seconds: float, *, watts: float, pue: float = STRUBELL_PUE,

