@@ -90,9 +90,10 @@ def run(md: Path):
 
 def toc_pages() -> list[Path]:
     """The executable pages of the table of contents, in its order."""
-    from sedl import ledger
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from pagetimes import executable_pages
 
-    return ledger.executable_pages(ROOT)
+    return executable_pages(ROOT)
 
 
 def main(argv: list[str]) -> int:
