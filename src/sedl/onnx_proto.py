@@ -112,7 +112,8 @@ def _tensor(buf: memoryview) -> tuple[str, np.ndarray]:
         elif number in (13, 14) and value:
             raise ValueError(f"onnx tensor {name!r}: expected data inside the file, got external data")
     if dtype not in _DTYPES:
-        raise ValueError(f"onnx tensor {name!r}: expected one of the data types {sorted(_DTYPES)}, got {dtype}")
+        raise ValueError(f"onnx tensor {name!r}: expected one of the data types {sorted(_DTYPES)}, "
+                         f"got {dtype}")
     np_dtype = np.dtype(_DTYPES[dtype]).newbyteorder("<")
     if raw is not None:
         array = np.frombuffer(raw, dtype=np_dtype)

@@ -98,7 +98,8 @@ _OPS = {
     "ReduceSum": lambda a, x, axes: x.sum(dim=tuple(axes.tolist()), keepdim=bool(a.get("keepdims", 1))),
     "Pad": lambda a, x, pads, value=None: (
         _reflect_pad(x, pads.tolist(), a.get("mode", "constant")) if a.get("mode") in ("reflect", "edge")
-        else F.pad(x, [p for i in reversed(range(x.dim())) for p in (pads[i].item(), pads[i + x.dim()].item())],
+        else F.pad(x, [p for i in reversed(range(x.dim()))
+                       for p in (pads[i].item(), pads[i + x.dim()].item())],
                    value=0.0 if value is None else float(value))),
 }
 
