@@ -121,13 +121,14 @@ def vgg19_status(*, allow_download: bool | None = None) -> tuple[bool, str]:
     (bool, str)
         Availability and a sentence that says why.
     """
+    allowed = _downloads_allowed(allow_download)  # checks the argument first
     path = _vgg19_file()
     if _expected_sha256() is None:
         return False, _NO_DIGEST
     bad = path.is_file() and not _digest_ok(path)
     if path.is_file() and not bad:
         return True, f"the ImageNet VGG-19 weights are in the torch hub cache ({path})"
-    if _downloads_allowed(allow_download):
+    if allowed:
         return True, ("downloads are allowed, so the VGG-19 weights can be fetched"
                       + (f" again: the cached file at {path} fails the SHA-256 check" if bad else ""))
     if bad:
