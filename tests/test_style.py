@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from sedl import data, style, style_nets, style_vgg
+from sedl import data, style, style_vgg
 
 
 def tutorial_gram(features):
