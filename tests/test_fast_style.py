@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from sedl import data, fast_style, onnx_proto, onnx_torch, paintings, wheels
+from sedl import data, fast_style, paintings, wheels
 
 ort = pytest.importorskip("onnxruntime", reason="onnxruntime is a test dependency (requirements.txt)")
 
@@ -130,32 +130,3 @@ def test_multistyle_bad_input(multistyle, cat):
         multistyle(cat, torch.ones(25))
     with pytest.raises(ValueError, match="images"):
         multistyle(cat * 2, fast_style.style_weights(0))
-
-
-@pytest.mark.parametrize("blob, error", [("a string", TypeError), (b"\x08\x07", ValueError),
-                                         (b"\x0b", ValueError)])
-def test_parse_model_bad_input(blob, error):
-    with pytest.raises(error, match="blob|wire type|onnx"):
-        onnx_proto.parse_model(blob)
-
-
-def test_parse_model_reads_nodes_attributes_and_weights():
-    graph = fast_style.onnx_graph("arbitrary_transform")
-    conv = next(n for n in graph.nodes if n.op_type == "Conv")
-    assert len(conv.attributes["kernel_shape"]) == 2 and len(conv.attributes["pads"]) == 4
-    weights = [v for k, v in graph.initializers.items() if v.dtype == np.int8]
-    assert weights and all(w.dtype == np.int8 for w in weights)
-
-
-@pytest.mark.parametrize("graph, kwargs, error", [("graph", {}, TypeError),
-                                                  (None, {"fake_quant": "no"}, TypeError)])
-def test_to_torch_bad_input(graph, kwargs, error):
-    graph = fast_style.onnx_graph("multistyle26") if graph is None else graph
-    with pytest.raises(error, match="graph|fake_quant"):
-        onnx_torch.to_torch(graph, **kwargs)
-
-
-def test_an_unsupported_operation_is_named():
-    graph = onnx_proto.OnnxGraph([onnx_proto.OnnxNode("Softmax", ["x"], ["y"])], {}, ["x"], ["y"])
-    with pytest.raises(ValueError, match="Softmax"):
-        onnx_torch.to_torch(graph)(torch.rand(2))

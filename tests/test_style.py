@@ -418,3 +418,10 @@ def test_random_multiscale_builds_the_scales_it_is_asked_for():
 def test_random_multiscale_rejects_bad_input(kwargs, error, message):
     with pytest.raises(error, match=message):
         style.random_multiscale(**kwargs)
+
+
+@pytest.mark.parametrize("fallback", ["vgg16", "", 3])
+def test_feature_net_bad_input(fallback):
+    """The argument added with the MobileNet fallback; kind and seed are checked above."""
+    with pytest.raises((TypeError, ValueError), match="fallback"):
+        style.feature_net(fallback=fallback)

@@ -38,9 +38,3 @@ def test_feature_net_can_fall_back_to_it(monkeypatch):
 def test_mobilenet_features_bad_input(reason):
     with pytest.raises(TypeError, match="reason"):
         style_mobilenet.mobilenet_features(reason=reason)
-
-
-@pytest.mark.parametrize("fallback", ["vgg16", "", 3])
-def test_feature_net_bad_input(fallback):
-    with pytest.raises((TypeError, ValueError), match="fallback"):
-        style.feature_net(fallback=fallback)

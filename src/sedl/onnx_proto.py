@@ -174,7 +174,14 @@ def parse_model(blob: bytes) -> OnnxGraph:
     """
     if not isinstance(blob, bytes | bytearray):
         raise TypeError(f"blob: expected the bytes of an ONNX file, got {type(blob).__name__}")
-    graph = next((v for n, w, v in _fields(memoryview(blob)) if n == 7 and w == 2), None)
+    try:
+        return _parse(memoryview(blob))
+    except IndexError:  # a varint that runs past the end
+        raise ValueError("blob: expected a complete ONNX file, got one that ends inside a field") from None
+
+
+def _parse(blob: memoryview) -> OnnxGraph:
+    graph = next((v for n, w, v in _fields(blob) if n == 7 and w == 2), None)
     if graph is None:
         raise ValueError("blob: expected an ONNX model with a graph (field 7), got none")
     nodes, inits, inputs, outputs = [], {}, [], []
