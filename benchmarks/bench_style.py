@@ -32,7 +32,7 @@ from torch import nn
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from timing import compare, print_rows  # noqa: E402
 
-from sedl import data, repro, style, style_nets  # noqa: E402
+from sedl import data, repro, style, style_vgg  # noqa: E402
 
 SIZE, STEPS = 256, 20  # 20 evaluations: one full L-BFGS step of the tutorial
 
@@ -135,7 +135,7 @@ def _networks():
     ours = style.feature_net("vgg19" if available else "random-vgg19", seed=0)
     cnn = torchvision.models.vgg19().features
     if available:  # the same trained weights in the tutorial's network
-        names = [n for n, _ in style_nets._vgg19_stages()]
+        names = [n for n, _ in style_vgg._vgg19_stages()]
         cnn.load_state_dict({f"{names.index(k.split('.')[0])}.{k.split('.')[1]}": v
                              for k, v in ours.stages.state_dict().items()})
     else:  # the same random weights

@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from sedl import data, style, style_nets
+from sedl import data, style, style_vgg
 
 
 def tutorial_gram(features):
@@ -28,6 +28,7 @@ def offline(tmp_path, monkeypatch):
     """An empty torch hub cache, no download switch, and a network that fails loudly if used."""
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch-home"))
     monkeypatch.delenv("SEDL_ALLOW_DOWNLOAD", raising=False)
+    monkeypatch.delenv("SEDL_VGG19_SHA256", raising=False)
 
     def no_network(*args, **kwargs):
         raise AssertionError("the network was contacted")
@@ -106,11 +107,18 @@ def test_tv_loss_of_a_checkerboard():
 def test_the_weights_are_torchvisions():
     from torchvision.models import VGG19_Weights
 
-    assert style_nets.VGG19_URL == VGG19_Weights.IMAGENET1K_V1.url
+    assert style_vgg.VGG19_URL == VGG19_Weights.IMAGENET1K_V1.url
 
 
-def test_offline_fallback_is_chosen_without_the_network_and_says_why(offline):
+# A digest of the right form for torchvision's file name (vgg19-dcbb9e9d.pth); not the real one.
+_SOME_DIGEST = "dcbb9e9d" + "0" * 56
+
+
+def test_offline_fallback_is_chosen_without_the_network_and_says_why(offline, monkeypatch):
     net = style.feature_net()  # the fixture fails the test if anything tries to connect
+    assert net.name == "random-multiscale" and "no full SHA-256" in net.reason
+    monkeypatch.setattr(style_vgg, "VGG19_SHA256", _SOME_DIGEST)
+    net = style.feature_net()
     assert net.name == "random-multiscale"
     assert "not in the torch hub cache" in net.reason and "downloads are off" in net.reason
     assert style.vgg19_status()[0] is False
@@ -118,10 +126,39 @@ def test_offline_fallback_is_chosen_without_the_network_and_says_why(offline):
         style.feature_net("vgg19")
 
 
+def test_without_a_full_digest_the_weights_are_never_used(offline, monkeypatch):
+    """torchvision's 8 digits do not suffice: no full SHA-256, no VGG-19, even with downloads on."""
+    monkeypatch.setenv("SEDL_ALLOW_DOWNLOAD", "1")
+    available, reason = style.vgg19_status()
+    assert not available and "SEDL_VGG19_SHA256" in reason
+    with pytest.raises(RuntimeError, match="no full SHA-256"):
+        style.feature_net("vgg19")
+
+
+def test_the_digest_can_come_from_the_environment(offline, monkeypatch):
+    monkeypatch.setenv("SEDL_VGG19_SHA256", _SOME_DIGEST)
+    assert style.vgg19_status() == (False, (
+        "the ImageNet VGG-19 weights are not in the torch hub cache and downloads are off (set "
+        "SEDL_ALLOW_DOWNLOAD=1 to allow one)"))
+
+
+@pytest.mark.parametrize("digest, message", [
+    ("dcbb9e9d", "64 lower-case hexadecimal"), ("DCBB9E9D" + "0" * 56, "64 lower-case hexadecimal"),
+    ("0" * 64, "starting with dcbb9e9d")])
+def test_vgg19_status_bad_input(offline, monkeypatch, digest, message):
+    monkeypatch.setenv("SEDL_VGG19_SHA256", digest)
+    with pytest.raises(ValueError, match=message):
+        style.vgg19_status()
+    monkeypatch.delenv("SEDL_VGG19_SHA256")
+    with pytest.raises(TypeError, match="allow_download"):
+        style.vgg19_status(allow_download="yes")
+
+
 def test_failed_download_falls_back_with_the_error(offline, monkeypatch):
     def unreachable(*args, **kwargs):
         raise OSError("Network is unreachable")
 
+    monkeypatch.setattr(style_vgg, "VGG19_SHA256", _SOME_DIGEST)
     monkeypatch.setattr(socket, "create_connection", unreachable)
     net = style.feature_net(allow_download=True)
     assert net.name == "random-multiscale" and "could not be downloaded" in net.reason
@@ -133,18 +170,20 @@ def test_failed_download_falls_back_with_the_error(offline, monkeypatch):
 
 def _fake_vgg_file(directory, monkeypatch, *, corrupt=False):
     """A VGG-19 ``features`` checkpoint with random weights, named as torchvision names its file."""
-    stages = style_nets._vgg19_stages()
+    stages = style_vgg._vgg19_stages()
     convs = [m for _, m in stages]
     state = {f"features.{i}.{p}": v for i, m in enumerate(convs) if isinstance(m, nn.Conv2d)
              for p, v in m.state_dict().items()}
     path = directory / "fake.pth"
     torch.save(state, path)
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()[:8]
-    prefix = "00000000" if corrupt else digest
-    target = directory / "torch-home" / "hub" / "checkpoints" / f"vgg19-{prefix}.pth"
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    if corrupt:
+        digest = "0" * 64
+    target = directory / "torch-home" / "hub" / "checkpoints" / f"vgg19-{digest[:8]}.pth"
     target.parent.mkdir(parents=True)
     path.rename(target)
-    monkeypatch.setattr(style_nets, "VGG19_URL", f"https://example.invalid/vgg19-{prefix}.pth")
+    monkeypatch.setattr(style_vgg, "VGG19_URL", f"https://example.invalid/vgg19-{digest[:8]}.pth")
+    monkeypatch.setattr(style_vgg, "VGG19_SHA256", digest)
     return state
 
 
@@ -204,29 +243,31 @@ def _serve_checkpoint(folder, base_url, monkeypatch, payload=None, *, sha256=Non
     state = payload if payload is not None else {
         "features.0.weight": torch.rand(2, 3, 3, 3), "features.0.bias": torch.rand(2),
         "classifier.0.weight": torch.rand(2, 2)}
-    path = folder / "vgg19-0badf00d.pth"
-    torch.save(state, path)
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    monkeypatch.setattr(style_nets, "VGG19_URL", f"{base_url}/{path.name}")
-    monkeypatch.setattr(style_nets, "VGG19_SHA256", sha256 or digest)
+    staged = folder / "staged.pth"
+    torch.save(state, staged)
+    digest = hashlib.sha256(staged.read_bytes()).hexdigest()
+    path = folder / f"vgg19-{(sha256 or digest)[:8]}.pth"  # named as torchvision names its files
+    staged.rename(path)
+    monkeypatch.setattr(style_vgg, "VGG19_URL", f"{base_url}/{path.name}")
+    monkeypatch.setattr(style_vgg, "VGG19_SHA256", sha256 or digest)
     return state
 
 
 def test_a_download_is_checked_cached_and_loaded_safely(local_server, monkeypatch):
     folder, base_url, requests = local_server
     state = _serve_checkpoint(folder, base_url, monkeypatch)
-    target = style_nets._vgg19_file()
+    target = style_vgg._vgg19_file()
     target.parent.mkdir(parents=True)
     target.write_bytes(b"a damaged earlier download")  # replaced, since downloads are allowed
     assert style.vgg19_status(allow_download=True) == (True, (
         f"downloads are allowed, so the VGG-19 weights can be fetched again: the cached file at "
         f"{target} fails the SHA-256 check"))
-    got = style_nets._vgg19_state_dict(True)
+    got = style_vgg._vgg19_state_dict(True)
     assert set(got) == {"0.weight", "0.bias"} and len(requests) == 1
     torch.testing.assert_close(got["0.weight"], state["features.0.weight"])
     assert sorted(p.name for p in target.parent.iterdir()) == [target.name]  # no partial files
     assert style.vgg19_status()[0] is True  # now cached: no download needed, none allowed
-    style_nets._vgg19_state_dict(False)
+    style_vgg._vgg19_state_dict(False)
     assert len(requests) == 1
 
 
@@ -234,8 +275,8 @@ def test_a_download_with_the_wrong_sha256_is_deleted_with_a_clear_error(local_se
     folder, base_url, _ = local_server
     _serve_checkpoint(folder, base_url, monkeypatch, sha256="0" * 64)
     with pytest.raises(RuntimeError, match=r"has SHA-256 [0-9a-f]{64}, expected 0{64}; it was deleted"):
-        style_nets._vgg19_state_dict(True)
-    checkpoints = style_nets._vgg19_file().parent
+        style_vgg._vgg19_state_dict(True)
+    checkpoints = style_vgg._vgg19_file().parent
     assert not checkpoints.exists() or not list(checkpoints.iterdir())
     net = style.feature_net(allow_download=True)
     assert net.name == "random-multiscale" and "expected 0000" in net.reason
@@ -245,14 +286,16 @@ def test_a_cached_file_with_the_right_prefix_but_another_sha256_is_refused(offli
     source = offline / "small.pth"
     torch.save({"features.0.bias": torch.rand(2)}, source)
     digest = hashlib.sha256(source.read_bytes()).hexdigest()
-    monkeypatch.setattr(style_nets, "VGG19_URL", f"https://example.invalid/vgg19-{digest[:8]}.pth")
-    style_nets._vgg19_file().parent.mkdir(parents=True)
-    source.rename(style_nets._vgg19_file())  # named as torchvision names it: the prefix is right
-    monkeypatch.setattr(style_nets, "VGG19_SHA256", digest[:8] + "0" * 56)
+    monkeypatch.setattr(style_vgg, "VGG19_URL", f"https://example.invalid/vgg19-{digest[:8]}.pth")
+    style_vgg._vgg19_file().parent.mkdir(parents=True)
+    source.rename(style_vgg._vgg19_file())  # named as torchvision names it: the prefix is right
+    monkeypatch.setattr(style_vgg, "VGG19_SHA256", digest[:8] + "0" * 56)
     available, reason = style.vgg19_status()
     assert not available and "fail the SHA-256 check" in reason and digest in reason
-    monkeypatch.setattr(style_nets, "VGG19_SHA256", None)  # while unknown, the prefix decides
+    monkeypatch.setattr(style_vgg, "VGG19_SHA256", digest)
     assert style.vgg19_status()[0] is True
+    monkeypatch.setattr(style_vgg, "VGG19_SHA256", None)  # the prefix alone is never enough
+    assert style.vgg19_status()[0] is False
 
 
 def test_a_checkpoint_that_carries_objects_is_not_unpickled(local_server, monkeypatch):
@@ -262,7 +305,7 @@ def test_a_checkpoint_that_carries_objects_is_not_unpickled(local_server, monkey
     _serve_checkpoint(folder, base_url, monkeypatch,
                       {"features.0.weight": torch.rand(1), "where": PurePosixPath("x")})
     with pytest.raises(RuntimeError, match="not a plain weights file"):
-        style_nets._vgg19_state_dict(True)
+        style_vgg._vgg19_state_dict(True)
 
 
 def test_random_networks_are_frozen_and_fixed_by_their_seed():
@@ -375,3 +418,10 @@ def test_random_multiscale_builds_the_scales_it_is_asked_for():
 def test_random_multiscale_rejects_bad_input(kwargs, error, message):
     with pytest.raises(error, match=message):
         style.random_multiscale(**kwargs)
+
+
+@pytest.mark.parametrize("fallback", ["vgg16", "", 3])
+def test_feature_net_bad_input(fallback):
+    """The argument added with the MobileNet fallback; kind and seed are checked above."""
+    with pytest.raises((TypeError, ValueError), match="fallback"):
+        style.feature_net(fallback=fallback)

