@@ -13,8 +13,6 @@ Every function explains the model's *logit* (pre-softmax score) for
 
 from __future__ import annotations
 
-import contextlib
-
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -22,18 +20,9 @@ from torch import nn
 from sedl import hooks
 from sedl._argcheck import check_bool, check_finite, check_generator
 from sedl._checks import check_float, check_images, check_int, check_labels, check_module
+from sedl.train import evaluating
 
 __all__ = ["gradient", "smoothgrad", "integrated_gradients", "grad_cam", "occlusion", "heatmap"]
-
-
-@contextlib.contextmanager
-def _eval(model: nn.Module):
-    was_training = model.training
-    model.eval()
-    try:
-        yield model
-    finally:
-        model.train(was_training)
 
 
 def _prepare(model, images, target) -> tuple[torch.Tensor, torch.Tensor]:
@@ -47,7 +36,7 @@ def _prepare(model, images, target) -> tuple[torch.Tensor, torch.Tensor]:
     if isinstance(target, int) and not isinstance(target, bool):
         target = torch.full((n,), target, dtype=torch.long)
     check_labels(target, "target", n=n)
-    with torch.no_grad(), _eval(model):
+    with torch.no_grad(), evaluating(model):
         logits = model(images[:1])
     if not isinstance(logits, torch.Tensor) or logits.dim() != 2:
         got = tuple(logits.shape) if isinstance(logits, torch.Tensor) else type(logits).__name__
@@ -86,7 +75,7 @@ def gradient(model: nn.Module, images: torch.Tensor, target: int | torch.Tensor)
     ICLR workshop. https://arxiv.org/abs/1312.6034
     """
     images, target = _prepare(model, images, target)
-    with _eval(model):
+    with evaluating(model):
         return _score_gradient(model, images, target)
 
 
@@ -112,7 +101,7 @@ def smoothgrad(model: nn.Module, images: torch.Tensor, target: int | torch.Tenso
     eps = torch.randn((samples, *images.shape), generator=generator, dtype=images.dtype) * noise
     noisy = (images[None] + eps.to(images.device)).flatten(0, 1)  # (samples * N, C, H, W)
     labels = target.repeat(samples)
-    with _eval(model):
+    with evaluating(model):
         grads = torch.cat([_score_gradient(model, noisy[i:i + batch_size], labels[i:i + batch_size])
                            for i in range(0, len(noisy), batch_size)])
     return grads.view(samples, *images.shape).mean(0)
@@ -145,7 +134,7 @@ def integrated_gradients(model: nn.Module, images: torch.Tensor, target: int | t
     # (steps, N, C, H, W): every point of every path, flattened into one batch.
     path = baseline[None] + alphas[:, None, None, None, None] * (images - baseline)[None]
     path, labels = path.flatten(0, 1), target.repeat(steps)
-    with _eval(model):
+    with evaluating(model):
         grads = torch.cat([_score_gradient(model, path[i:i + batch_size], labels[i:i + batch_size])
                            for i in range(0, len(path), batch_size)])
     return (images - baseline) * grads.view(steps, *images.shape).mean(0)
@@ -173,7 +162,7 @@ def grad_cam(model: nn.Module, images: torch.Tensor, target: int | torch.Tensor,
     images, target = _prepare(model, images, target)
     if not isinstance(layer, str):
         raise TypeError(f"layer: expected a layer name (str), got {type(layer).__name__} {layer!r}")
-    with _eval(model), hooks.record(model, [layer], detach=False) as outputs:
+    with evaluating(model), hooks.record(model, [layer], detach=False) as outputs:
         scores = model(images).gather(1, target[:, None]).sum()
         acts = outputs[layer]
         if acts.dim() != 4:
@@ -220,7 +209,7 @@ def occlusion(model: nn.Module, images: torch.Tensor, target: int | torch.Tensor
                for left in range(0, w - patch + stride, stride)]
     total, count = torch.zeros(n, 1, h, w), torch.zeros(1, 1, h, w)
     per_batch = max(1, batch_size // n)
-    with _eval(model):
+    with evaluating(model):
         base = model(images).gather(1, target[:, None]).cpu()[:, 0]  # (N,)
         for start in range(0, len(windows), per_batch):
             chunk = windows[start:start + per_batch]

@@ -35,6 +35,7 @@ from torch import nn
 from sedl import hooks, wheels
 from sedl._argcheck import check_bool, check_finite, check_generator
 from sedl._checks import check_choice, check_images, check_int, check_module, check_seed
+from sedl.train import evaluating
 
 __all__ = ["class_logit", "channel", "pixel_image", "fourier_image", "random_affine",
            "total_variation", "visualize", "filter_images", "mtcnn_state_dict", "MTCNN_WHEEL"]
@@ -213,9 +214,8 @@ def visualize(model: nn.Module, objective: Objective, *, shape: tuple[int, int, 
     generator = torch.Generator().manual_seed(check_seed(seed))
     params, image_fn = _PARAMETERISATIONS[param](shape, batch=batch, generator=generator)
     optimizer = torch.optim.Adam([params], lr=lr)
-    history, was_training = [], model.training
-    model.eval()
-    try:
+    history = []
+    with evaluating(model):
         for _ in range(steps):
             images = image_fn()
             seen = random_affine(images, generator=generator) if transform else images
@@ -225,8 +225,6 @@ def visualize(model: nn.Module, objective: Objective, *, shape: tuple[int, int, 
             params.grad = torch.autograd.grad(loss, params)[0]  # leaves the model's .grad alone
             optimizer.step()
             history.append(score.mean().item())
-    finally:
-        model.train(was_training)
     return image_fn().detach(), history
 
 

@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from sedl._checks import check_images, check_int, check_module
+from sedl.train import evaluating
 
 __all__ = ["layer_names", "get_layer", "Recorder", "record", "activations"]
 
@@ -139,17 +140,12 @@ def activations(model: nn.Module, images: torch.Tensor, layers: Iterable[str], *
         raise ValueError(f"images: expected at least one image, got shape {tuple(images.shape)}")
     check_int(batch_size, "batch_size", minimum=1)
     recorder = Recorder(model, layers)
-    was_training = model.training
-    model.eval()
     # A model without parameters (a fixed filter bank) runs where the images are.
     device = next(model.parameters(), images).device
     chunks: dict[str, list[torch.Tensor]] = {name: [] for name in recorder.layers}
-    try:
-        with recorder as outputs:
-            for start in range(0, len(images), batch_size):
-                model(images[start:start + batch_size].to(device))
-                for name in recorder.layers:
-                    chunks[name].append(outputs[name].cpu())
-    finally:
-        model.train(was_training)
+    with evaluating(model), recorder as outputs:
+        for start in range(0, len(images), batch_size):
+            model(images[start:start + batch_size].to(device))
+            for name in recorder.layers:
+                chunks[name].append(outputs[name].cpu())
     return {name: torch.cat(parts) for name, parts in chunks.items()}

@@ -19,6 +19,7 @@ from scipy.stats import rankdata
 
 from sedl._checks import check_float, check_images, check_int, check_labels, check_module, check_tensor
 from sedl._logits import check_logits
+from sedl.train import evaluating
 
 __all__ = ["msp", "energy", "features", "Gaussians", "fit_gaussians", "mahalanobis",
            "detection_metrics"]
@@ -73,13 +74,9 @@ def features(model: torch.nn.Module, images: torch.Tensor, *, batch_size: int = 
     if expected is not None and images.shape[1] != expected:
         raise ValueError(f"images: expected {expected} channel(s), as the model's first convolution "
                          f"takes, got shape {tuple(images.shape)}")
-    was_training = model.training
-    model.eval()
-    try:
+    with evaluating(model):
         return torch.cat([model.embed(images[i:i + batch_size])
                           for i in range(0, len(images), batch_size)])
-    finally:  # an exception inside embed() must not leave the model in eval mode
-        model.train(was_training)
 
 
 def _check_feats(feats: object) -> torch.Tensor:
