@@ -95,7 +95,8 @@ def weighted_fit(model: torch.nn.Module, train: tuple[torch.Tensor, torch.Tensor
                 optimizer.step()
                 schedule.step()
                 total += loss.item() * len(idx)
-            rows.append({"epoch": epoch, "train_loss": total / len(x), "seconds": time.perf_counter() - start})
+            rows.append({"epoch": epoch, "train_loss": total / len(x),
+                         "seconds": time.perf_counter() - start})
     model.eval()
     return pd.DataFrame(rows)
 
@@ -181,5 +182,6 @@ def class_balanced_weights(labels: object, *, num_classes: int) -> torch.Tensor:
     labels = check_labels(labels, "labels", num_classes=k)
     counts = torch.bincount(labels, minlength=k).float()
     if (counts == 0).any():
-        raise ValueError(f"labels: expected every one of the {k} classes, got counts {counts.long().tolist()}")
+        raise ValueError(f"labels: expected every one of the {k} classes, "
+                         f"got counts {counts.long().tolist()}")
     return (len(labels) / (k * counts))[labels]
