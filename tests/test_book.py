@@ -79,3 +79,25 @@ def test_rate_tolerance_is_k_standard_errors():
 def test_rate_tolerance_bad_input(args, kwargs, error, match):
     with pytest.raises(error, match=match):
         book.rate_tolerance(*args, **kwargs)
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    ({"holds": 1, "sentence": "s"}, TypeError, "holds: expected a bool"),
+    ({"holds": True, "sentence": " "}, ValueError, "sentence: expected"),
+    ({"holds": True, "sentence": None}, ValueError, "sentence: expected"),
+])
+def test_claim_bad_input(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        book.claim(**kwargs)
+
+
+@pytest.mark.parametrize("args, error, match", [
+    ((3, "1", "1", {}), ValueError, "name: expected a non-empty string"),
+    (("acc", 0.91, "0.93", {}), TypeError, "first: expected the glued value's text"),
+    (("acc", "0.91", None, {}), TypeError, "second: expected the glued value's text"),
+    (("acc", "0.91", "0.93", [("acc*", 0.1)]), TypeError, "tolerances: expected a dict"),
+    (("acc", "0.91", "0.93", {"acc*": 0.1}), TypeError, "tolerances: expected a dict of rules"),
+])
+def test_within_tolerance_bad_input(args, error, match):
+    with pytest.raises(error, match=match):
+        book.within_tolerance(*args)

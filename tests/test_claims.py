@@ -97,16 +97,6 @@ def test_a_broken_claim_stops_the_page_and_names_its_sentence():
     assert f'contradicts the sentence "{sentence}" (fgsm=0.49, noise=0.12)' in str(failure.value)
 
 
-@pytest.mark.parametrize("kwargs, error, match", [
-    ({"holds": 1, "sentence": "s"}, TypeError, "holds: expected a bool"),
-    ({"holds": True, "sentence": " "}, ValueError, "sentence: expected"),
-    ({"holds": True, "sentence": None}, ValueError, "sentence: expected"),
-])
-def test_claim_bad_input(kwargs, error, match):
-    with pytest.raises(error, match=match):
-        book.claim(**kwargs)
-
-
 def test_a_claim_that_holds_is_silent_and_shows_nothing(capsys):
     book.claim(True, "Nothing to see.", value=1.0)
     assert capsys.readouterr() == ("", "")

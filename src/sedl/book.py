@@ -169,6 +169,16 @@ def within_tolerance(name: str, first: str, second: str, tolerances: dict[str, d
     >>> within_tolerance("acc", "0.91", "0.93", {})
     False
     """
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"name: expected a non-empty string, got {name!r}")
+    for label, text in (("first", first), ("second", second)):
+        if not isinstance(text, str):
+            raise TypeError(f"{label}: expected the glued value's text (a str), got {type(text).__name__}")
+    if not isinstance(tolerances, dict):
+        raise TypeError(f"tolerances: expected a dict of patterns to rules, got {type(tolerances).__name__}")
+    if not all(isinstance(r, dict) and "tolerance" in r for r in tolerances.values()):
+        raise TypeError("tolerances: expected a dict of rules {'tolerance': ..., 'reason': ...} "
+                        f"as tolerate records them, got {tolerances!r}")
     rule = next((r for p, r in tolerances.items() if fnmatch.fnmatchcase(name, p)), None)
     if rule is not None and rule["tolerance"] in NOT_COMPARED:
         return None
