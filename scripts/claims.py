@@ -38,6 +38,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "scripts"))
+from twins import executable_pages  # noqa: E402  (the one definition of an executable page)
 
 #: A result typed as a number: percentages, decimals, multiples, "k of n".
 NUMBER = r"(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?"
@@ -64,11 +66,6 @@ class Finding:
 
     def __str__(self) -> str:
         return f"{self.page}:{self.line}: {self.what}: {self.text}"
-
-
-def is_executable(text: str) -> bool:
-    """Whether a MyST page declares a kernel in its front matter."""
-    return text.startswith("---") and "\nkernelspec:" in text.split("\n---", 1)[0]
 
 
 def _split(text: str) -> tuple[list[tuple[int, str]], list[str], list[tuple[int, str]]]:
@@ -163,10 +160,6 @@ def typed_results(page: Path) -> list[Finding]:
             if not is_parameter:
                 findings.append(Finding(name, line_no, sentence, f"typed result {match.group()!r}"))
     return findings
-
-
-def executable_pages() -> list[Path]:
-    return [p for p in sorted((ROOT / "book").rglob("*.md")) if is_executable(p.read_text("utf-8"))]
 
 
 def main(argv: list[str]) -> int:

@@ -18,6 +18,8 @@ from pathlib import Path
 import pandas as pd
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "scripts"))
+from twins import is_executable  # noqa: E402  (the one definition of an executable page)
 
 
 def find_book_root(start: str | Path | None = None) -> Path | None:
@@ -70,8 +72,7 @@ def executable_pages(root: str | Path = ROOT) -> list[Path]:
     pages = []
     for name in _toc_files(yaml.safe_load((root / "_toc.yml").read_text(encoding="utf-8"))):
         path = root / f"{name}.md"
-        text = path.read_text(encoding="utf-8") if path.is_file() else ""
-        if text.startswith("---") and "\nkernelspec:" in text.split("\n---", 1)[0]:
+        if path.is_file() and is_executable(path):
             pages.append(path)
     return pages
 
