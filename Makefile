@@ -59,8 +59,9 @@ lint: setup
 	$(BIN)/ruff check .
 
 # tests/launch and tests/site need environments and builds of their own (make launch, make site).
+# Two workers: the machines have two cores.
 unit: setup
-	$(BIN)/python -m pytest tests src --doctest-modules --ignore=tests/site -p no:cacheprovider
+	$(BIN)/python -m pytest -n 2 tests src --doctest-modules --ignore=tests/site -p no:cacheprovider
 
 # The reader's environment, built as Colab builds it: a new virtual environment with Colab's
 # preinstalled packages (and the test runner), then, on every run, `pip install` of the package

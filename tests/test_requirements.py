@@ -19,7 +19,7 @@ REQUIREMENT = re.compile(r"([A-Za-z0-9_.-]+)\s*(==\s*([^\s#;]+))?")
 BOOK_TOOLS = {"jupyter-book", "sphinx-book-theme", "myst-nb", "sphinx-design", "sphinx-mathjax-offline",
               "sphinx-exercise", "sphinxcontrib-bibtex", "jupytext"}
 TEST_TOOLS = {"pytest", "nbval", "ruff", "captum", "grad-cam", "playwright", "beautifulsoup4",
-              "torchattacks", "opencv-python-headless", "onnxruntime"}
+              "torchattacks", "opencv-python-headless", "onnxruntime", "pytest-xdist"}
 
 
 def _name(text: str) -> str:
