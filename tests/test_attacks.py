@@ -3,9 +3,10 @@
 import pytest
 import torch
 import torchattacks
-from attack_fixtures import batch, model  # noqa: F401 -- fixtures
 
 from sedl import attacks, models, train
+
+pytest_plugins = ["tests.attack_fixtures"]  # the model and batch fixtures
 
 
 def accuracy(net, x, y):
@@ -151,7 +152,7 @@ def test_more_restarts_only_lower_robustness_image_by_image(model, batch, attack
     x, y = batch
     survivors = [attacks.robust_accuracy(model, x, y, attack=attack, restarts=r, per_image=True,
                                          batch_size=20, **args) for r in (1, 2, 4)]
-    for fewer, more in zip(survivors, survivors[1:]):
+    for fewer, more in zip(survivors, survivors[1:], strict=False):
         assert not (more & ~fewer).any()  # nothing that fell comes back
     assert survivors[-1].sum() < survivors[0].sum()  # and the extra restarts do find new images
     assert survivors[0].float().mean().item() == attacks.robust_accuracy(model, x, y, attack=attack, **args)

@@ -3,9 +3,10 @@
 import pytest
 import torch
 import torchattacks
-from attack_fixtures import batch, model  # noqa: F401 -- fixtures
 
 from sedl import attacks, autoattack, models
+
+pytest_plugins = ["tests.attack_fixtures"]  # the model and batch fixtures
 
 
 def gen(seed):

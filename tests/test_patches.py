@@ -2,9 +2,10 @@
 
 import pytest
 import torch
-from attack_fixtures import batch, model  # noqa: F401 -- fixtures
 
 from sedl import data, patches, train
+
+pytest_plugins = ["tests.attack_fixtures"]  # the model and batch fixtures
 
 
 def test_apply_patch_pastes_exactly_the_patch():
@@ -51,7 +52,8 @@ def test_patch_training_is_deterministic(model, batch):
     (torch.rand(3, 4, 4), None, ValueError, r"patch: expected 1 channel"),
     ("p", None, TypeError, r"patch: expected a torch.Tensor, got str"),
     (None, torch.zeros(64, 2), TypeError, r"locations: expected an integer tensor, got dtype torch.float32"),
-    (None, torch.zeros(3, 2, dtype=torch.long), ValueError, r"locations: expected a tensor of shape \(64, 2\)"),
+    (None, torch.zeros(3, 2, dtype=torch.long), ValueError,
+     r"locations: expected a tensor of shape \(64, 2\)"),
     (None, torch.full((64, 2), 30), ValueError, r"locations: expected \(top, left\) corners in \[0, 24\]"),
     (None, [[0, 0]], TypeError, r"locations: expected a torch.Tensor, got list"),
 ])

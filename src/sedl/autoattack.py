@@ -82,7 +82,7 @@ def _oscillates(losses, i, k, rho):
 def _apgd_run(model, x, y, *, eps, steps, rho, loss_fn, generator):
     """One APGD run from a random start; returns (best adversarial images, still correct)."""
     n = len(x)
-    checkpoint, k_min, k_drop = max(int(0.22 * steps), 1), max(int(0.06 * steps), 1), max(int(0.03 * steps), 1)
+    checkpoint, k_min, k_drop = (max(int(share * steps), 1) for share in (0.22, 0.06, 0.03))
     t = 2 * torch.rand(x.shape, generator=generator).to(x.device) - 1
     x_adv = (x + eps * t / t.flatten(1).abs().max(1, keepdim=True)[0].view(-1, 1, 1, 1)).clamp(0, 1)
     logits, loss, grad = _loss_and_grad(model, x_adv, loss_fn)
@@ -229,7 +229,8 @@ def autoattack(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, *, 
         for name in components:
             idx = ok.nonzero().flatten()
             if len(idx):
-                x_adv = attack[name](model, images[idx], labels[idx], eps=eps, steps=steps, generator=generator)
+                x_adv = attack[name](model, images[idx], labels[idx], eps=eps, steps=steps,
+                                     generator=generator)
                 ok[idx] = model(x_adv.to(device)).argmax(1).cpu() == labels[idx]
             columns[name] = ok.clone()
     return pd.DataFrame({name: column.numpy() for name, column in columns.items()})
