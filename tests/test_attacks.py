@@ -4,22 +4,9 @@ import pytest
 import torch
 import torchattacks
 
-from sedl import attacks, data, models, train
+from sedl import attacks, models, train
 
-
-@pytest.fixture(scope="module")
-def model():
-    """A small CNN trained for two epochs on 1,000 MNIST images (a few seconds)."""
-    x, y = data.mnist("train")
-    net = models.build(seed=0, width=8)
-    train.fit(net, (x[::4], y[::4]), epochs=2, lr=3e-3, seed=0)  # every 4th: all classes
-    return net.eval()
-
-
-@pytest.fixture(scope="module")
-def batch():
-    x, y = data.mnist("test")
-    return x[::7][:64], y[::7][:64]  # the split is sorted by class: take every 7th
+pytest_plugins = ["tests.attack_fixtures"]  # the model and batch fixtures
 
 
 def accuracy(net, x, y):
@@ -130,34 +117,6 @@ def test_accuracy_curve_rows_and_clean_point(model, batch):
     assert len(fgsm_curve) == 1
 
 
-def test_apply_patch_pastes_exactly_the_patch():
-    images = torch.zeros(2, 1, 10, 10)
-    patch = torch.rand(1, 3, 3, generator=torch.Generator().manual_seed(0))
-    out = attacks.apply_patch(images, patch, torch.tensor([[0, 0], [7, 4]]))
-    assert torch.equal(out[0, :, :3, :3], patch) and torch.equal(out[1, :, 7:, 4:7], patch)
-    assert out[0].sum() == pytest.approx(patch.sum().item()) and out.shape == images.shape
-
-
-def test_patch_training_lowers_the_target_loss_and_raises_success(model, batch):
-    x, _ = data.mnist("val")
-    xt, yt = batch
-
-    def patch_after(steps):  # steps=0 returns the random initial patch
-        return attacks.train_patch(model, x, target=8, size=12, steps=steps, lr=0.1,
-                                   generator=torch.Generator().manual_seed(0))
-
-    def target_loss(patch):
-        where = attacks.random_locations(len(xt), image_size=28, patch_size=12)
-        logits = train.predict(model, attacks.apply_patch(xt, patch, where))
-        return torch.nn.functional.cross_entropy(logits, torch.full((len(xt),), 8)).item()
-
-    initial, trained = patch_after(0), patch_after(25)
-    assert trained.shape == (1, 12, 12) and 0 <= trained.min() and trained.max() <= 1
-    assert target_loss(trained) < target_loss(initial) - 0.2
-    assert (attacks.patch_success(model, xt, yt, trained, target=8)
-            > attacks.patch_success(model, xt, yt, initial, target=8))
-
-
 # --- determinism --------------------------------------------------------------------------
 
 def test_same_generator_seed_same_images(model, batch):
@@ -170,55 +129,120 @@ def test_same_generator_seed_same_images(model, batch):
     assert torch.equal(attacks.pgd(model, x, y, steps=2), run(0))  # None means seed 0
 
 
-def test_patch_training_is_deterministic(model, batch):
+# --- restarts restart ------------------------------------------------------------------
+
+def test_restarts_draw_new_starts(model, batch, monkeypatch):
+    """Each restart continues the generator's stream: the second start differs from the first."""
+    x, y = batch
+    starts = []
+
+    def recording_pgd(model, images, labels, **kwargs):
+        x_adv = attacks.pgd(model, images, labels, **kwargs)
+        starts.append((x_adv - images)[0].clone())
+        return x_adv
+
+    monkeypatch.setitem(attacks._ATTACKS, "pgd", recording_pgd)
+    attacks.robust_accuracy(model, x[:1], y[:1], eps=0.01, steps=0, restarts=2)  # steps=0: the start
+    assert len(starts) == 2 and not torch.equal(starts[0], starts[1])
+
+
+@pytest.mark.parametrize("attack, args", [("pgd", {"eps": 0.1, "alpha": 0.025, "steps": 2}),
+                                          ("signs", {"eps": 0.3}), ("uniform", {"eps": 0.5})])
+def test_more_restarts_only_lower_robustness_image_by_image(model, batch, attack, args):
+    x, y = batch
+    survivors = [attacks.robust_accuracy(model, x, y, attack=attack, restarts=r, per_image=True,
+                                         batch_size=20, **args) for r in (1, 2, 4)]
+    for fewer, more in zip(survivors, survivors[1:], strict=False):
+        assert not (more & ~fewer).any()  # nothing that fell comes back
+    assert survivors[-1].sum() < survivors[0].sum()  # and the extra restarts do find new images
+    assert survivors[0].float().mean().item() == attacks.robust_accuracy(model, x, y, attack=attack, **args)
+
+
+def test_noise_has_the_budget_and_is_reproducible(batch):
     x, _ = batch
-
-    def run():
-        return attacks.train_patch(model, x, target=1, size=4, steps=3,
-                                   generator=torch.Generator().manual_seed(2))
-
-    assert torch.equal(run(), run())
+    signs = attacks.noise(x, eps=0.2, kind="signs", generator=torch.Generator().manual_seed(1))
+    uniform = attacks.noise(x, eps=0.2, kind="uniform", generator=torch.Generator().manual_seed(1))
+    inside = (x > 0.2) & (x < 0.8)  # where clipping cannot shorten the step
+    assert torch.allclose((signs - x).abs()[inside], torch.tensor(0.2), atol=1e-6)
+    assert (uniform - x).abs().max() <= 0.2 + 1e-6 and (uniform - x).abs()[inside].min() < 0.05
+    assert torch.equal(signs, attacks.noise(x, eps=0.2, generator=torch.Generator().manual_seed(1)))
 
 
 # --- bad input ----------------------------------------------------------------------------
 
-def test_bad_inputs_get_clear_errors(model, batch):
+@pytest.mark.parametrize("kwargs, error, match", [
+    ({"eps": -0.1}, ValueError, r"eps: expected a number >= 0.0, got -0.1"),
+    ({"eps": float("inf")}, ValueError, r"eps: expected a number <= 1.0, got inf"),
+    ({"eps": float("nan")}, ValueError, r"eps: expected a number, got nan"),
+    ({"targeted": "no"}, TypeError, r"targeted: expected a bool, got str 'no'"),
+    ({"images": "x"}, TypeError, r"images: expected a torch.Tensor"),
+    ({"labels": "y"}, TypeError, r"labels: expected a torch.Tensor"),
+    ({"model": "resnet"}, TypeError, r"model: expected a torch.nn.Module"),
+])
+def test_fgsm_bad_input(model, batch, kwargs, error, match):
     x, y = batch
-    with pytest.raises(ValueError, match=r"eps: expected a number >= 0.0, got -0.1"):
-        attacks.fgsm(model, x, y, eps=-0.1)
-    with pytest.raises(ValueError, match=r"eps: expected a number >= 0.0"):
-        attacks.pgd(model, x, y, eps=-1)
-    with pytest.raises(ValueError, match=r"images: expected values in \[0, 1\]"):
-        attacks.pgd(model, x * 255, y)
-    with pytest.raises(ValueError, match=r"labels: expected 64 labels, one per image, got 10"):
-        attacks.fgsm(model, x, y[:10])
-    with pytest.raises(TypeError, match=r"labels: expected an integer tensor"):
-        attacks.fgsm(model, x, y.float())
-    with pytest.raises(TypeError, match=r"model: expected a torch.nn.Module"):
-        attacks.fgsm("resnet", x, y)
-    with pytest.raises(ValueError, match=r"norm: expected one of \['l2', 'linf'\], got 'l1'"):
-        attacks.pgd(model, x, y, norm="l1")
-    with pytest.raises(ValueError, match=r"steps: expected an int >= 0, got -2"):
-        attacks.pgd(model, x, y, steps=-2)
-    with pytest.raises(TypeError, match=r"generator: expected a torch.Generator or None, got int"):
-        attacks.pgd(model, x, y, generator=0)
+    args = {"model": model, "images": x, "labels": y} | kwargs
+    with pytest.raises(error, match=match):
+        attacks.fgsm(args.pop("model"), args.pop("images"), args.pop("labels"), **args)
 
 
-def test_bad_evaluation_and_patch_arguments(model, batch):
+@pytest.mark.parametrize("kwargs, error, match", [
+    ({"eps": -1}, ValueError, r"eps: expected a number >= 0.0"),
+    ({"eps": float("inf"), "norm": "l2"}, ValueError, r"eps: expected a finite number, got inf"),
+    ({"alpha": float("nan")}, ValueError, r"alpha: expected a number, got nan"),
+    ({"random_start": "no"}, TypeError, r"random_start: expected a bool, got str 'no'"),
+    ({"early_stop": 1}, TypeError, r"early_stop: expected a bool, got int 1"),
+    ({"targeted": None}, TypeError, r"targeted: expected a bool"),
+    ({"norm": "l1"}, ValueError, r"norm: expected one of \['l2', 'linf'\], got 'l1'"),
+    ({"steps": -2}, ValueError, r"steps: expected an int >= 0, got -2"),
+    ({"generator": 0}, TypeError, r"generator: expected a torch.Generator or None, got int"),
+    ({"labels": "short"}, ValueError, r"labels: expected 64 labels, one per image, got 10"),
+    ({"labels": "float"}, TypeError, r"labels: expected an integer tensor"),
+    ({"images": "255"}, ValueError, r"images: expected values in \[0, 1\]"),
+])
+def test_pgd_bad_input(model, batch, kwargs, error, match):
     x, y = batch
-    with pytest.raises(ValueError, match=r"attack: expected one of \['fgsm', 'none', 'pgd'\]"):
-        attacks.robust_accuracy(model, x, y, attack="cw")
-    with pytest.raises(ValueError, match=r"attack_args: expected an untargeted attack"):
-        attacks.robust_accuracy(model, x, y, targeted=True)
-    with pytest.raises(ValueError, match=r"restarts: expected an int >= 1, got 0"):
-        attacks.robust_accuracy(model, x, y, restarts=0)
-    with pytest.raises(ValueError, match=r"eps_values\[...\]: expected a number >= 0.0"):
-        attacks.accuracy_curve(model, x, y, eps_values=[0.1, -0.1])
-    with pytest.raises(ValueError, match=r"patch: expected a square"):
-        attacks.apply_patch(x, torch.rand(1, 3, 4), torch.zeros(64, 2, dtype=torch.long))
-    with pytest.raises(ValueError, match=r"patch: expected 1 channel"):
-        attacks.apply_patch(x, torch.rand(3, 4, 4), torch.zeros(64, 2, dtype=torch.long))
-    with pytest.raises(ValueError, match=r"locations: expected a tensor of shape \(64, 2\)"):
-        attacks.apply_patch(x, torch.rand(1, 4, 4), torch.zeros(3, 2, dtype=torch.long))
-    with pytest.raises(ValueError, match=r"size: expected an int <= 28, got 40"):
-        attacks.train_patch(model, x, target=1, size=40)
+    images = {"255": x * 255}.get(kwargs.pop("images", None), x)
+    labels = {"short": y[:10], "float": y.float()}.get(kwargs.pop("labels", None), y)
+    with pytest.raises(error, match=match):
+        attacks.pgd(model, images, labels, **kwargs)
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    ({"eps": 1.5}, ValueError, r"eps: expected a number <= 1.0, got 1.5"),
+    ({"kind": "gauss"}, ValueError, r"kind: expected one of \['signs', 'uniform'\], got 'gauss'"),
+    ({"generator": 3}, TypeError, r"generator: expected a torch.Generator or None, got int"),
+    ({"images": torch.rand(3, 28, 28)}, ValueError, r"images: expected shape \(N, C, H, W\)"),
+])
+def test_noise_bad_input(batch, kwargs, error, match):
+    args = {"images": batch[0]} | kwargs
+    with pytest.raises(error, match=match):
+        attacks.noise(args.pop("images"), **args)
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    ({"attack": "cw"}, ValueError, r"attack: expected one of \['apgd-ce', 'apgd-t', 'fgsm', 'none', 'pgd',"),
+    ({"targeted": True}, ValueError, r"attack_args: expected an untargeted attack"),
+    ({"restarts": 0}, ValueError, r"restarts: expected an int >= 1, got 0"),
+    ({"batch_size": 0}, ValueError, r"batch_size: expected an int >= 1, got 0"),
+    ({"per_image": "yes"}, TypeError, r"per_image: expected a bool, got str 'yes'"),
+])
+def test_robust_accuracy_bad_input(model, batch, kwargs, error, match):
+    x, y = batch
+    with pytest.raises(error, match=match):
+        attacks.robust_accuracy(model, x, y, **kwargs)
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    ({"eps_values": [0.1, -0.1]}, ValueError, r"eps_values\[...\]: expected a number >= 0.0"),
+    ({"attack": "apgd-ce"}, ValueError, r"attack: expected one of \['fgsm', 'pgd', 'signs', 'uniform'\]"),
+    ({"steps": 0}, ValueError, r"steps: expected an int >= 1, got 0"),
+    ({"alpha_factor": 0}, ValueError, r"alpha_factor: expected a number > 0.0"),
+    ({"early_stop": "no"}, TypeError, r"early_stop: expected a bool"),
+    ({"seeds": [-1]}, ValueError, r"seeds\[...\]: expected an int >= 0"),
+])
+def test_accuracy_curve_bad_input(model, batch, kwargs, error, match):
+    x, y = batch
+    args = {"eps_values": [0.1]} | kwargs
+    with pytest.raises(error, match=match):
+        attacks.accuracy_curve(model, x, y, **args)

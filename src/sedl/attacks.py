@@ -1,10 +1,10 @@
-"""Adversarial attacks on image classifiers, and robust accuracy under them.
+"""Gradient attacks on image classifiers, and robust accuracy under them.
 
-Taught in :ref:`sec_adversarial`: :func:`fgsm` (one signed gradient step),
-:func:`pgd` (projected gradient descent in an L-infinity or L2 ball, with a
-random start), a universal adversarial patch (:func:`train_patch`,
-:func:`apply_patch`, :func:`patch_success`), and :func:`robust_accuracy` /
-:func:`accuracy_curve` to measure a model against them.
+Taught in :ref:`sec_adversarial`: :func:`fgsm` (one signed gradient step), :func:`pgd`
+(projected gradient descent in an L-infinity or L2 ball, with a random start), :func:`noise`
+(the baseline every attack must beat: random signs or uniform noise of the same budget),
+and :func:`robust_accuracy` / :func:`accuracy_curve` to measure a model against them and
+against the APGD attacks of :mod:`sedl.autoattack`. Patch attacks live in :mod:`sedl.patches`.
 
 Every attack takes images on the book's contract, ``(N, C, H, W)`` in [0, 1],
 and returns images on it: perturbations are clipped so that pixels stay valid.
@@ -16,62 +16,18 @@ from __future__ import annotations
 
 import pandas as pd
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from sedl._checks import (
-    check_choice,
-    check_float,
-    check_images,
-    check_int,
-    check_labels,
-    check_module,
-    check_seed,
-)
+from sedl import autoattack
+from sedl._adversarial import EvalMode as _EvalMode
+from sedl._adversarial import check_bool, check_eps, check_generator, check_inputs
+from sedl._adversarial import input_gradient as _input_gradient
+from sedl._checks import check_choice, check_float, check_images, check_int, check_seed
 
-__all__ = ["fgsm", "pgd", "robust_accuracy", "accuracy_curve", "apply_patch",
-           "random_locations", "train_patch", "patch_success"]
+__all__ = ["fgsm", "pgd", "noise", "robust_accuracy", "accuracy_curve"]
 
 NORMS = ("linf", "l2")
-
-
-def _check_inputs(model, images, labels):
-    check_module(model)
-    check_images(images)
-    return check_labels(labels, n=images.shape[0])
-
-
-def _check_generator(generator: object) -> torch.Generator:
-    if generator is None:
-        return torch.Generator().manual_seed(0)
-    if not isinstance(generator, torch.Generator):
-        raise TypeError(f"generator: expected a torch.Generator or None, got {type(generator).__name__}")
-    return generator
-
-
-class _EvalMode:
-    """Put a model in eval mode for an attack and give back the mode it had."""
-
-    def __init__(self, model: nn.Module):
-        self.model, self.was_training = model, model.training
-
-    def __enter__(self) -> torch.device:
-        self.model.eval()
-        return next(self.model.parameters()).device
-
-    def __exit__(self, *exc) -> None:
-        self.model.train(self.was_training)
-
-
-def _input_gradient(model, x, labels, targeted: bool) -> tuple[torch.Tensor, torch.Tensor]:
-    """Logits at ``x`` and the gradient of the attacker's objective with respect to ``x``."""
-    x = x.detach().requires_grad_(True)
-    with torch.enable_grad():
-        logits = model(x)
-        loss = F.cross_entropy(logits, labels)
-        # Untargeted: climb the loss of the true class. Targeted: descend that of the target.
-        grad, = torch.autograd.grad(-loss if targeted else loss, x)
-    return logits.detach(), grad
+_check_inputs, _check_generator = check_inputs, check_generator
 
 
 def fgsm(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, *, eps: float = 0.3,
@@ -110,7 +66,8 @@ def fgsm(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, *, eps: f
     True
     """
     labels = _check_inputs(model, images, labels)
-    check_float(eps, "eps", minimum=0.0)
+    check_eps(eps)
+    check_bool(targeted, "targeted")
     with _EvalMode(model) as device:
         x, y = images.to(device), labels.to(device)
         _, grad = _input_gradient(model, x, y, targeted)
@@ -180,10 +137,12 @@ def pgd(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, *, eps: fl
     resistant to adversarial attacks", ICLR. https://arxiv.org/abs/1706.06083
     """
     labels = _check_inputs(model, images, labels)
-    check_float(eps, "eps", minimum=0.0)
-    check_float(alpha, "alpha", minimum=0.0)
-    check_int(steps, "steps", minimum=0)
     check_choice(norm, "norm", NORMS)
+    check_eps(eps, norm=norm)
+    check_eps(alpha, "alpha", norm="l2")  # any finite step: a large one is clipped back
+    check_int(steps, "steps", minimum=0)
+    for flag, name in ((targeted, "targeted"), (random_start, "random_start"), (early_stop, "early_stop")):
+        check_bool(flag, name)
     generator = _check_generator(generator)
     with _EvalMode(model) as device:
         x, y = images.to(device), labels.to(device)
@@ -200,62 +159,107 @@ def pgd(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, *, eps: fl
         return out.detach().to(images.device)
 
 
-_ATTACKS = {"none": None, "fgsm": fgsm, "pgd": pgd}
+NOISES = ("signs", "uniform")
+
+
+def noise(images: torch.Tensor, *, eps: float = 0.3, kind: str = "signs",
+          generator: torch.Generator | None = None) -> torch.Tensor:
+    """Random noise of an attack's L-infinity budget: the baseline an attack has to beat.
+
+    ``kind="signs"`` moves every pixel by exactly ``eps`` up or down at random (the same
+    L-infinity and L2 size as FGSM's step, in a random direction); ``"uniform"`` adds noise
+    drawn uniformly from ``[-eps, eps]`` (PGD's random start without the steps). Clipped to [0, 1].
+    An attack's accuracy means something only where it lies well below this one's.
+    """
+    check_images(images)
+    check_eps(eps)
+    check_choice(kind, "kind", NOISES)
+    generator = _check_generator(generator)
+    if kind == "signs":
+        delta = torch.randint(0, 2, images.shape, generator=generator).to(images) * 2 - 1
+    else:
+        delta = torch.empty(images.shape).uniform_(-1, 1, generator=generator).to(images)
+    return (images + eps * delta).clamp(0, 1)
+
+
+def _noise_attack(kind):
+    def attack(model, images, labels, *, eps=0.3, generator=None):
+        return noise(images, eps=eps, kind=kind, generator=generator)
+    return attack
+
+
+_ATTACKS = {"none": None, "fgsm": fgsm, "pgd": pgd, "signs": _noise_attack("signs"),
+            "uniform": _noise_attack("uniform"), "apgd-ce": autoattack.apgd,
+            "apgd-t": autoattack.apgd_targeted}
+_RANDOM = ("pgd", "signs", "uniform", "apgd-ce", "apgd-t")  # the attacks that draw from a generator
+
+
+@torch.no_grad()
+def _correct(model, x, y, device) -> torch.Tensor:
+    return model(x.to(device)).argmax(1).cpu() == y
 
 
 def robust_accuracy(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, *,
                     attack: str = "pgd", restarts: int = 1, batch_size: int = 500,
-                    **attack_args) -> float:
+                    per_image: bool = False, **attack_args) -> float | torch.Tensor:
     """Accuracy on adversarial versions of ``images``: the fraction the attack cannot break.
 
     Parameters
     ----------
-    attack : {"none", "fgsm", "pgd"}
-        The attack; ``"none"`` gives the clean accuracy.
+    attack : {"none", "fgsm", "pgd", "signs", "uniform", "apgd-ce", "apgd-t"}
+        The attack (:func:`fgsm`, :func:`pgd`, :func:`noise` of either kind, or
+        :func:`sedl.autoattack.apgd` / :func:`sedl.autoattack.apgd_targeted`); ``"none"``
+        gives the clean accuracy.
     restarts : int
-        Attack each image that is still classified correctly this many times (each PGD run
-        draws a new random start from ``generator``); it counts as robust only if it survives all.
+        Attack each image that is still classified correctly this many times; it counts as
+        robust only if it survives all. The attacks that draw random numbers (a random start,
+        noise) draw every restart from one stream, ``generator=`` (default: seeded with 0), so
+        each restart starts somewhere new, and a run with more restarts repeats the runs of a
+        run with fewer before adding its own: robust accuracy can only fall, image by image.
     batch_size : int
         Images attacked at once.
+    per_image : bool
+        Return the ``(N,)`` boolean tensor of the images that survive instead of its mean.
     **attack_args
         Passed to the attack (``eps=``, ``steps=``, ``generator=``, ...); untargeted only.
 
     Returns
     -------
-    float
+    float or torch.Tensor
         Robust accuracy in [0, 1]; an upper bound on the accuracy against any attacker.
     """
     labels = _check_inputs(model, images, labels)
     check_choice(attack, "attack", _ATTACKS)
     check_int(restarts, "restarts", minimum=1)
     check_int(batch_size, "batch_size", minimum=1)
+    check_bool(per_image, "per_image")
     if "targeted" in attack_args:
         raise ValueError("attack_args: expected an untargeted attack, got targeted=...")
-    correct = torch.zeros(len(images), dtype=torch.bool)
+    if attack in _RANDOM:  # one stream for every restart and batch: each draw is a new start
+        attack_args["generator"] = _check_generator(attack_args.get("generator"))
+    batches = [slice(start, start + batch_size) for start in range(0, len(images), batch_size)]
     with _EvalMode(model) as device:
-        for start in range(0, len(images), batch_size):
-            x, y = images[start:start + batch_size], labels[start:start + batch_size]
-            with torch.no_grad():
-                ok = model(x.to(device)).argmax(1).cpu() == y
-            for _ in range(restarts if _ATTACKS[attack] else 0):
-                idx = ok.nonzero().flatten()
+        ok = torch.cat([_correct(model, images[b], labels[b], device) for b in batches]) \
+            if len(images) else torch.zeros(0, dtype=torch.bool)
+        for _ in range(restarts if _ATTACKS[attack] else 0):
+            for b in batches:
+                idx = ok[b].nonzero().flatten() + b.start
                 if len(idx):
-                    x_adv = _ATTACKS[attack](model, x[idx], y[idx], **attack_args)
-                    with torch.no_grad():
-                        ok[idx] = model(x_adv.to(device)).argmax(1).cpu() == y[idx]
-            correct[start:start + batch_size] = ok
-    return correct.float().mean().item()
+                    x_adv = _ATTACKS[attack](model, images[idx], labels[idx], **attack_args)
+                    ok[idx] = _correct(model, x_adv, labels[idx], device)
+    return ok if per_image else ok.float().mean().item()
 
 
 def accuracy_curve(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, *,
                    eps_values, attack: str = "pgd", seeds=(0,), steps: int = 10,
                    alpha_factor: float = 2.5, early_stop: bool = True, **attack_args) -> pd.DataFrame:
-    """Robust accuracy for each ``eps`` (and each seed of PGD's random start).
+    """Robust accuracy for each ``eps`` (and each seed of the attack's randomness).
 
     PGD takes ``steps`` steps of size ``alpha_factor * eps / steps``, the rule of thumb of
     Madry et al. (2018) that lets the attack cross the ball and move along its surface,
-    with ``early_stop`` (see :func:`pgd`); ``steps``, ``alpha_factor``, ``early_stop`` and
-    ``seeds`` do not apply to FGSM. ``attack_args`` go to the attack (``norm=`` for PGD).
+    with ``early_stop`` (see :func:`pgd`); ``steps``, ``alpha_factor`` and ``early_stop``
+    apply to PGD only, ``seeds`` to PGD and the noises. ``attack_args`` go to the attack
+    (``norm=`` for PGD).
 
     Returns
     -------
@@ -263,99 +267,20 @@ def accuracy_curve(model: nn.Module, images: torch.Tensor, labels: torch.Tensor,
         Columns ``attack, eps, seed, accuracy``: one row per eps and seed (one seed, the
         first, for FGSM, which has no randomness).
     """
-    check_choice(attack, "attack", ("fgsm", "pgd"))
+    check_choice(attack, "attack", ("fgsm", "pgd", *NOISES))
     check_float(alpha_factor, "alpha_factor", minimum=0.0, strict_min=True)
+    check_int(steps, "steps", minimum=1)
+    check_bool(early_stop, "early_stop")
     rows = []
     for eps in eps_values:
         check_float(eps, "eps_values[...]", minimum=0.0)
-        for seed in seeds if attack == "pgd" else list(seeds)[:1]:
+        for seed in seeds if attack != "fgsm" else list(seeds)[:1]:
             check_seed(seed, "seeds[...]")
             args = dict(attack_args, eps=eps)
+            if attack != "fgsm":
+                args["generator"] = torch.Generator().manual_seed(seed)
             if attack == "pgd":
-                args |= {"steps": steps, "alpha": alpha_factor * eps / max(steps, 1),
-                         "early_stop": early_stop, "generator": torch.Generator().manual_seed(seed)}
+                args |= {"steps": steps, "alpha": alpha_factor * eps / steps, "early_stop": early_stop}
             acc = robust_accuracy(model, images, labels, attack=attack if eps > 0 else "none", **args)
             rows.append({"attack": attack, "eps": eps, "seed": seed, "accuracy": acc})
     return pd.DataFrame(rows)
-
-
-def random_locations(n: int, *, image_size: int, patch_size: int,
-                     generator: torch.Generator | None = None) -> torch.Tensor:
-    """``(n, 2)`` random (top, left) corners at which a square patch fits inside the image."""
-    check_int(n, "n", minimum=0)
-    check_int(image_size, "image_size", minimum=1)
-    check_int(patch_size, "patch_size", minimum=1, maximum=image_size)
-    return torch.randint(0, image_size - patch_size + 1, (n, 2), generator=_check_generator(generator))
-
-
-def apply_patch(images: torch.Tensor, patch: torch.Tensor, locations: torch.Tensor) -> torch.Tensor:
-    """Paste the square ``patch`` ``(C, s, s)`` over each image at its ``(top, left)`` location.
-
-    Differentiable with respect to ``patch``. Returns images ``(N, C, H, W)`` in [0, 1].
-    """
-    n, c, h, w = check_images(images).shape
-    check_images(patch[None] if isinstance(patch, torch.Tensor) and patch.dim() == 3 else patch,
-                 "patch", channels=c)
-    s = patch.shape[-1]
-    if patch.shape[-2] != s or s > min(h, w):
-        raise ValueError(f"patch: expected a square (C, s, s) with s <= {min(h, w)}, "
-                         f"got shape {tuple(patch.shape)}")
-    if not isinstance(locations, torch.Tensor) or tuple(locations.shape) != (n, 2):
-        raise ValueError(f"locations: expected a tensor of shape ({n}, 2), got "
-                         f"{getattr(locations, 'shape', type(locations).__name__)}")
-    top, left = locations[:, :1], locations[:, 1:]  # (N, 1) each
-    rows, cols = torch.arange(h)[None] - top, torch.arange(w)[None] - left  # (N, H), (N, W)
-    inside = ((rows >= 0) & (rows < s))[:, :, None] & ((cols >= 0) & (cols < s))[:, None, :]
-    # Gather patch[c, row, col] for every pixel: (C, N, H, W) -> (N, C, H, W)
-    canvas = patch[:, rows.clamp(0, s - 1)[:, :, None], cols.clamp(0, s - 1)[:, None, :]]
-    return torch.where(inside[:, None], canvas.permute(1, 0, 2, 3), images)
-
-
-def train_patch(model: nn.Module, images: torch.Tensor, *, target: int, size: int = 8,
-                steps: int = 100, lr: float = 0.05, batch_size: int = 64,
-                generator: torch.Generator | None = None) -> torch.Tensor:
-    """A universal adversarial patch: one square that turns any image into class ``target``.
-
-    Each step pastes the patch at random places on a random batch of ``images`` and takes a
-    signed gradient step of size ``lr`` that makes ``target`` more likely (an expectation over
-    locations, so the patch works wherever it lands). Returns the patch ``(C, size, size)``.
-
-    References
-    ----------
-    Brown, Mane, Roy, Abadi and Gilmer (2017), "Adversarial patch", arXiv:1712.09665.
-    https://arxiv.org/abs/1712.09665
-    """
-    check_module(model)
-    n, c, h, _ = check_images(images).shape
-    check_int(target, "target", minimum=0)
-    check_int(size, "size", minimum=1, maximum=h)
-    check_int(steps, "steps", minimum=0)
-    check_float(lr, "lr", minimum=0.0, strict_min=True)
-    check_int(batch_size, "batch_size", minimum=1)
-    generator = _check_generator(generator)
-    patch = torch.rand(c, size, size, generator=generator)
-    with _EvalMode(model) as device:
-        for _ in range(steps):
-            idx = torch.randint(0, n, (batch_size,), generator=generator)
-            where = random_locations(batch_size, image_size=h, patch_size=size, generator=generator)
-            patch.requires_grad_(True)
-            with torch.enable_grad():
-                logits = model(apply_patch(images[idx], patch, where).to(device))
-                loss = F.cross_entropy(logits, torch.full((batch_size,), target, device=device))
-                grad, = torch.autograd.grad(loss, patch)
-            patch = (patch.detach() - lr * grad.sign()).clamp(0, 1)
-    return patch
-
-
-@torch.no_grad()
-def patch_success(model: nn.Module, images: torch.Tensor, labels: torch.Tensor,
-                  patch: torch.Tensor, *, target: int, generator: torch.Generator | None = None) -> float:
-    """Fraction of images not of class ``target`` that the patch, placed at random, turns into it."""
-    labels = _check_inputs(model, images, labels)
-    check_int(target, "target", minimum=0)
-    keep = labels != target
-    x = images[keep]
-    where = random_locations(len(x), image_size=x.shape[-1], patch_size=patch.shape[-1],
-                             generator=generator)
-    with _EvalMode(model) as device:
-        return (model(apply_patch(x, patch, where).to(device)).argmax(1) == target).float().mean().item()
