@@ -83,7 +83,7 @@ def test_model_mode_is_restored(batch):
 # --- bad input ----------------------------------------------------------------------------
 
 COMMON = [
-    ({"eps": float("inf")}, ValueError, r"eps: expected a number <= 1.0, got inf"),
+    ({"eps": float("inf")}, ValueError, r"eps: expected a finite number, got inf"),
     ({"eps": -0.1}, ValueError, r"eps: expected a number >= 0.0"),
     ({"steps": 0}, ValueError, r"steps: expected an int >= 1, got 0"),
     ({"rho": 2.0}, ValueError, r"rho: expected a number <= 1.0, got 2.0"),

@@ -3,13 +3,18 @@ and :mod:`sedl.patches`): argument checks, the eval-mode guard, the input gradie
 
 from __future__ import annotations
 
-import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from sedl._checks import check_float, check_images, check_labels, check_module
+from sedl._checks import check_bool, check_float, check_images, check_labels, check_module
+from sedl._checks import check_generator as _optional_generator
+from sedl.train import evaluating, model_device
+
+__all__ = ["check_inputs", "check_generator", "check_bool", "check_eps", "EvalMode", "input_gradient"]
 
 
 def check_inputs(model, images, labels) -> torch.Tensor:
@@ -26,41 +31,21 @@ def check_generator(generator: object) -> torch.Generator:
     targets) resolves ``None`` once and passes the same generator to every attack, so that
     each attack continues the stream instead of starting it again.
     """
-    if generator is None:
-        return torch.Generator().manual_seed(0)
-    if not isinstance(generator, torch.Generator):
-        raise TypeError(f"generator: expected a torch.Generator or None, got {type(generator).__name__}")
-    return generator
-
-
-def check_bool(value: object, name: str) -> bool:
-    """A real bool: ``"no"`` or ``0`` are not silently read as a truth value."""
-    if not isinstance(value, bool):
-        raise TypeError(f"{name}: expected a bool, got {type(value).__name__} {value!r}")
-    return value
+    generator = _optional_generator(generator)
+    return torch.Generator().manual_seed(0) if generator is None else generator
 
 
 def check_eps(eps: object, name: str = "eps", *, norm: str = "linf") -> float:
     """A finite budget >= 0; at most 1 in L-infinity, where pixels live in [0, 1]."""
-    eps = check_float(eps, name, minimum=0.0, maximum=1.0 if norm == "linf" else None)
-    if not math.isfinite(eps):
-        raise ValueError(f"{name}: expected a finite number, got {eps}")
-    return eps
+    return check_float(eps, name, minimum=0.0, maximum=1.0 if norm == "linf" else None)
 
 
-class EvalMode:
-    """Put a model in eval mode for an attack and give back the mode it had, even on an error."""
-
-    def __init__(self, model: nn.Module):
-        self.model, self.was_training = model, model.training
-
-    def __enter__(self) -> torch.device:
-        self.model.eval()
-        parameter = next(self.model.parameters(), None)
-        return parameter.device if parameter is not None else torch.device("cpu")
-
-    def __exit__(self, *exc) -> None:
-        self.model.train(self.was_training)
+@contextmanager
+def EvalMode(model: nn.Module) -> Iterator[torch.device]:  # noqa: N802  (used like the class it was)
+    """Eval mode for an attack (every submodule's mode given back, even on an error); yields the
+    device the model computes on."""
+    with evaluating(model):
+        yield model_device(model)
 
 
 def input_gradient(model, x, labels, targeted: bool) -> tuple[torch.Tensor, torch.Tensor]:

@@ -148,3 +148,12 @@ def check_module(model: object, name: str = "model") -> torch.nn.Module:
     if not isinstance(model, torch.nn.Module):
         _fail(TypeError, name, "a torch.nn.Module", type(model).__name__)
     return model
+
+
+def check_generator(value: object, name: str = "generator"):
+    """``None`` or a ``torch.Generator`` (a seed is not one: ``repro.generator(seed)`` makes one)."""
+    import torch
+
+    if value is not None and not isinstance(value, torch.Generator):
+        _fail(TypeError, name, "a torch.Generator or None", f"{type(value).__name__} {value!r}")
+    return value

@@ -18,8 +18,15 @@ import torch.nn.functional as F
 from torch import nn
 
 from sedl import hooks
-from sedl._argcheck import check_bool, check_finite, check_generator
-from sedl._checks import check_float, check_images, check_int, check_labels, check_module
+from sedl._checks import (
+    check_bool,
+    check_float,
+    check_generator,
+    check_images,
+    check_int,
+    check_labels,
+    check_module,
+)
 from sedl.train import evaluating
 
 __all__ = ["gradient", "smoothgrad", "integrated_gradients", "grad_cam", "occlusion", "heatmap"]
@@ -95,7 +102,7 @@ def smoothgrad(model: nn.Module, images: torch.Tensor, target: int | torch.Tenso
     """
     images, target = _prepare(model, images, target)
     check_int(samples, "samples", minimum=1)
-    check_finite(noise, "noise", minimum=0.0)
+    check_float(noise, "noise", minimum=0.0)
     check_generator(generator)
     check_int(batch_size, "batch_size", minimum=1)
     eps = torch.randn((samples, *images.shape), generator=generator, dtype=images.dtype) * noise

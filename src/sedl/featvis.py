@@ -33,8 +33,16 @@ import torch.nn.functional as F
 from torch import nn
 
 from sedl import hooks, wheels
-from sedl._argcheck import check_bool, check_finite, check_generator
-from sedl._checks import check_choice, check_images, check_int, check_module, check_seed
+from sedl._checks import (
+    check_bool,
+    check_choice,
+    check_float,
+    check_generator,
+    check_images,
+    check_int,
+    check_module,
+    check_seed,
+)
 from sedl.train import evaluating
 
 __all__ = ["class_logit", "channel", "pixel_image", "fourier_image", "random_affine",
@@ -104,7 +112,7 @@ def pixel_image(shape: tuple[int, int, int], *, batch: int = 1, sd: float = 0.01
     """One free parameter per pixel; ``image_fn() = sigmoid(params)``, ``(batch, C, H, W)``."""
     shape = _check_shape(shape)
     check_int(batch, "batch", minimum=1)
-    check_finite(sd, "sd", minimum=0.0)
+    check_float(sd, "sd", minimum=0.0)
     check_generator(generator)
     params = (torch.randn((batch, *shape), generator=generator) * sd).requires_grad_(True)
     return params, lambda: torch.sigmoid(params)
@@ -120,8 +128,8 @@ def fourier_image(shape: tuple[int, int, int], *, batch: int = 1, sd: float = 0.
     """
     c, h, w = _check_shape(shape)
     check_int(batch, "batch", minimum=1)
-    check_finite(sd, "sd", minimum=0.0)
-    check_finite(decay_power, "decay_power", minimum=0.0)
+    check_float(sd, "sd", minimum=0.0)
+    check_float(decay_power, "decay_power", minimum=0.0)
     check_generator(generator)
     freqs = torch.sqrt(torch.fft.fftfreq(h)[:, None] ** 2 + torch.fft.rfftfreq(w)[None] ** 2)
     scale = 1.0 / freqs.clamp(min=1.0 / max(h, w)) ** decay_power  # (H, W // 2 + 1)
@@ -141,10 +149,10 @@ def random_affine(images: torch.Tensor, *, shift: int = 2, scales: tuple[float, 
     check_int(shift, "shift", minimum=0)
     if not (isinstance(scales, tuple | list) and len(scales) == 2):
         raise TypeError(f"scales: expected a pair (low, high), got {scales!r}")
-    low, high = (check_finite(v, "scales", minimum=0.0, strict_min=True) for v in scales)
+    low, high = (check_float(v, "scales", minimum=0.0, strict_min=True) for v in scales)
     if low > high:
         raise ValueError(f"scales: expected low <= high, got {tuple(scales)}")
-    check_finite(degrees, "degrees", minimum=0.0)
+    check_float(degrees, "degrees", minimum=0.0)
     check_generator(generator)
     u = torch.rand((4, n), generator=generator)
     angle = torch.deg2rad(torch.as_tensor(degrees) * (2 * u[0] - 1))
@@ -207,9 +215,9 @@ def visualize(model: nn.Module, objective: Objective, *, shape: tuple[int, int, 
         raise TypeError(f"objective: expected a callable, got {type(objective).__name__}")
     check_choice(param, "param", _PARAMETERISATIONS)
     check_int(steps, "steps", minimum=1)
-    check_finite(lr, "lr", minimum=0.0, strict_min=True)
-    check_finite(tv, "tv", minimum=0.0)
-    check_finite(l1, "l1", minimum=0.0)
+    check_float(lr, "lr", minimum=0.0, strict_min=True)
+    check_float(tv, "tv", minimum=0.0)
+    check_float(l1, "l1", minimum=0.0)
     check_bool(transform, "transform")
     generator = torch.Generator().manual_seed(check_seed(seed))
     params, image_fn = _PARAMETERISATIONS[param](shape, batch=batch, generator=generator)
