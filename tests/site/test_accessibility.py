@@ -89,12 +89,18 @@ def test_dark_mode_loads_cleanly(browser, site_url, page):
     tab.on("pageerror", lambda e: problems.append(f"page error: {e}"))
     tab.on("response", lambda r: problems.append(f"HTTP {r.status} {r.url}") if r.status >= 400 else None)
     tab.goto(f"{site_url}/{page}", wait_until="networkidle")
+    # A figure with a transparent background would draw its black axes and labels on the dark
+    # page: every image of the text must sit on an opaque backdrop (the theme gives it one).
+    see_through = tab.eval_on_selector_all("article img", """els => els.filter(e => {
+        const c = getComputedStyle(e).backgroundColor.match(/[\\d.]+/g).map(Number);
+        return c.length === 4 && c[3] < 1; }).map(e => e.getAttribute('src'))""")
     if page in SCREENSHOT_PAGES:
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         name = page.replace("/", "_").removesuffix(".html")
         tab.screenshot(path=SCREENSHOTS / f"{name}-dark.png")
     tab.close()
     assert not problems, problems
+    assert not see_through, f"figures without a backdrop in dark mode: {see_through}"
 
 
 # Everything a keyboard user must be able to reach: links, buttons, form fields, disclosure
