@@ -18,7 +18,7 @@ READER_STAMP := $(READER)/.installed
 export SEDL_DATA ?= $(CURDIR)/$(VENV)/wheels
 
 .PHONY: all setup book test lint unit reader launch site site-tests browser twins bench reproduce \
-	clean help
+	tex pdf pdf-test clean help
 all: test book
 
 help:
@@ -28,6 +28,7 @@ help:
 	@echo "make reproduce  execute every page again from nothing and compare with the book build"
 	@echo "make bench      time the methods, the install cell and the build; write benchmarks/RESULTS.md"
 	@echo "make twins      regenerate the .ipynb twins of the pages after editing a page"
+	@echo "make pdf        build the whole book as one PDF (TeX from Debian's packages); make pdf-test checks it"
 
 # The development environment: the reader's runtime, the book build and the tests (the three sets
 # of requirements/, which requirements.txt names), every transitive dependency at its pin.
@@ -95,6 +96,32 @@ site: book browser
 
 site-tests:
 	$(BIN)/python -m pytest tests/site -p no:cacheprovider
+
+# The PDF of the whole book: Jupyter Book's LaTeX builder (xelatex) over the same executed pages.
+# It builds under _build/pdf, so that its Sphinx environment (another builder, one more extension)
+# leaves the HTML build's alone, but shares the HTML build's execution cache, which spares every
+# unchanged page. The PDF is copied into the site, where the front page links it. Not part of
+# `make test` (TeX and the LaTeX runs do not fit its budget): CI builds it weekly and on deploy.
+TEX_PACKAGES := latexmk texlive-latex-recommended texlive-latex-extra texlive-fonts-recommended \
+	texlive-xetex fonts-freefont-otf poppler-utils
+PDF := _build/pdf/_build/latex/book.pdf
+tex:
+	@command -v latexmk >/dev/null && command -v xelatex >/dev/null && command -v pdftotext >/dev/null || { \
+		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && \
+			DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(TEX_PACKAGES); \
+		else echo "make pdf needs TeX: sudo apt-get install --no-install-recommends $(TEX_PACKAGES)" >&2; exit 1; fi; }
+
+pdf: setup tex
+	$(BIN)/python scripts/twins.py --check
+	mkdir -p _build/.jupyter_cache _build/pdf/_build _build/html
+	ln -sfn ../../.jupyter_cache _build/pdf/_build/.jupyter_cache
+	$(BIN)/jupyter-book build . --builder pdflatex --path-output _build/pdf --warningiserror --keep-going
+	test -s $(PDF)
+	cp $(PDF) _build/html/science-ethics-deep-learning.pdf
+
+# The PDF's own checks (every chapter, every figure); run after `make pdf`.
+pdf-test: pdf
+	$(BIN)/python -m pytest tests/site/pdf_check.py -p no:cacheprovider
 
 reader: $(READER_STAMP)
 

@@ -5,7 +5,9 @@ Debian's (`/usr/bin/chromium`), driven by Playwright; no browser is ever downloa
 """
 
 import functools
+import hashlib
 import http.server
+import sys
 import threading
 from pathlib import Path
 
@@ -13,6 +15,14 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 HTML = ROOT / "_build" / "html"
+# The table of contents and the uncited pages have one definition, beside the Sphinx extension.
+sys.path.insert(0, str(ROOT / "_ext"))
+import book_toc  # noqa: E402, F401  (imported from here by the tests)
+
+# axe-core, vendored (tests/site/axe/README.md says where it came from and how to upgrade it).
+AXE = Path(__file__).resolve().parent / "axe" / "axe.min.js"
+AXE_VERSION = "4.14.1"
+AXE_SHA256 = "29348999450cdf2849a8e70b7912fc2da85a849da39c0d0d5394f51d4a9ed95c"
 CHROMIUM = "/usr/bin/chromium"
 # Flags that keep Chromium from phoning home at start-up (its own update and sync services).
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -47,3 +57,13 @@ def browser():
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         yield browser
         browser.close()
+
+
+@pytest.fixture(scope="session")
+def axe_source() -> str:
+    """The vendored axe-core, refused unless it is exactly the recorded release."""
+    data = AXE.read_bytes()
+    digest = hashlib.sha256(data).hexdigest()
+    if digest != AXE_SHA256:
+        pytest.fail(f"{AXE} has SHA-256 {digest}, not axe-core {AXE_VERSION}'s {AXE_SHA256}")
+    return data.decode("utf-8")
