@@ -209,13 +209,7 @@ def image(name: str, *, size: int | None = None) -> torch.Tensor:
     filename, digest = _IMAGE_FILES[name]
     blob = read_verified(_package_file("skimage", "data", filename), digest)
     x = _to_tensor_image(skimage.io.imread(io.BytesIO(blob)))
-    if size is not None:
-        h, w = x.shape[-2:]
-        scale = size / min(h, w)
-        new = (max(1, round(h * scale)), max(1, round(w * scale)))
-        x = torch.nn.functional.interpolate(x, size=new, mode="bilinear", antialias=True,
-                                            align_corners=False).clamp(0, 1)
-    return x
+    return x if size is None else resize_shorter_side(x, size)
 
 
 def faces() -> torch.Tensor:
@@ -228,3 +222,12 @@ def faces() -> torch.Tensor:
     """
     blob = read_verified(_package_file("skimage", "data", _FACES_FILE[0]), _FACES_FILE[1])
     return torch.from_numpy(np.load(io.BytesIO(blob)).astype(np.float32)).clamp(0, 1)[:, None]
+
+
+def resize_shorter_side(x: torch.Tensor, size: int) -> torch.Tensor:
+    """``x`` (N, C, H, W) resized, antialiased, so that its shorter side is ``size`` pixels."""
+    h, w = x.shape[-2:]
+    scale = size / min(h, w)
+    new = (max(1, round(h * scale)), max(1, round(w * scale)))
+    return torch.nn.functional.interpolate(x, size=new, mode="bilinear", antialias=True,
+                                           align_corners=False).clamp(0, 1)

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from sedl._checks import check_choice, check_int
-from sedl.data import verify_file
+from sedl.data import resize_shorter_side, verify_file
 
 __all__ = ["Painting", "PAINTINGS", "NAMES", "load", "credit"]
 
@@ -92,10 +92,4 @@ def load(name: str, *, size: int | None = None) -> torch.Tensor:
     with Image.open(path) as img:
         array = np.asarray(img.convert("RGB"), dtype=np.float32) / 255.0
     x = torch.from_numpy(array).permute(2, 0, 1)[None].contiguous()  # (H, W, 3) -> (1, 3, H, W)
-    if size is not None:
-        h, w = x.shape[-2:]
-        scale = size / min(h, w)
-        new = (max(1, round(h * scale)), max(1, round(w * scale)))
-        x = torch.nn.functional.interpolate(x, size=new, mode="bilinear", antialias=True,
-                                            align_corners=False).clamp(0, 1)
-    return x
+    return x if size is None else resize_shorter_side(x, size)
