@@ -26,7 +26,15 @@ import pandas as pd
 import torch
 
 from sedl import repro
-from sedl._checks import check_images, check_int, check_labels, check_seed
+from sedl._checks import (
+    check_float,
+    check_images,
+    check_int,
+    check_labels,
+    check_seed,
+    check_str,
+    check_strings,
+)
 
 __all__ = ["run", "summarize", "mean_std", "select_best", "knn_pool"]
 
@@ -154,7 +162,7 @@ def summarize(runs: pd.DataFrame, *, metrics: Sequence[str] | None = None, ddof:
         raise ValueError(f"runs: expected a non-empty table with columns 'config' and 'seed', "
                          f"got columns {list(runs.columns)} and {len(runs)} rows")
     available = [c for c in runs.columns if c not in ("config", "seed")]
-    metrics = available if metrics is None else list(metrics)
+    metrics = available if metrics is None else check_strings(metrics, "metrics")
     unknown = [m for m in metrics if m not in available]
     if unknown or not metrics:
         raise ValueError(f"metrics: expected names among {available}, got {metrics}")
@@ -180,6 +188,8 @@ def mean_std(summary: pd.DataFrame, metric: str, *, scale: float = 1.0, decimals
     """
     if not isinstance(summary, pd.DataFrame):
         raise TypeError(f"summary: expected a pandas.DataFrame, got {type(summary).__name__}")
+    check_str(metric, "metric")
+    scale = check_float(scale, "scale")
     if f"{metric}_mean" not in summary or f"{metric}_std" not in summary:
         raise ValueError(f"metric: expected a metric with _mean and _std columns in summary, "
                          f"got {metric!r}")
