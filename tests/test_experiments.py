@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 import torch
 
-from sedl import data, experiments, models, train
+from sedl import experiments, models, train
 
 
 def noisy_trial(*, seed, level):
@@ -119,6 +119,7 @@ SUMMARY = pd.DataFrame({"acc_mean": [0.85], "acc_std": [0.07]}, index=["a"])
     ({"scale": float("nan")}, ValueError, "scale: expected a number, got nan"),
     ({"decimals": -1}, ValueError, "decimals: expected an int >= 0, got -1"),
     ({"decimals": 1.5}, TypeError, "decimals: expected an int, got float"),
+    ({"decimals": 10**12}, ValueError, "decimals: expected an int <= 17"),
 ])
 def test_mean_std_bad_input(args, kind, message):
     args = {"summary": SUMMARY, "metric": "acc"} | args
@@ -166,43 +167,3 @@ def test_select_best_bad_input(kwargs, error, message):
     with pytest.raises(error, match=message):
         experiments.select_best(args["correct"], n_select=args["n_select"],
                                 n_candidates=args["n_candidates"], seed=args["seed"])
-
-
-@pytest.fixture(scope="module")
-def small_mnist():
-    x, y = data.mnist("train")
-    xv, yv = data.mnist("val")
-    return (x[::4], y[::4]), (xv[::5], yv[::5])  # 1,000 training and 100 held-out images, all classes
-
-
-def test_knn_pool_matches_scikit_learn(small_mnist):
-    from sklearn.decomposition import PCA
-    from sklearn.neighbors import KNeighborsClassifier
-
-    (x, y), (xh, yh) = small_mnist
-    correct, configs = experiments.knn_pool((x, y), (xh, yh), dims=(10, 30), ks=(1, 5),
-                                            weightings=("uniform", "distance"))
-    assert correct.shape == (8, 100) and correct.dtype == bool
-    assert configs[["dims", "k", "weights"]].values.tolist()[:2] == [[10, 1, "uniform"], [10, 1, "distance"]]
-    flat, flat_h = x.flatten(1).double().numpy(), xh.flatten(1).double().numpy()
-    pca = PCA(30, svd_solver="covariance_eigh").fit(flat)  # the first 10 components are nested in it
-    z, z_h = pca.transform(flat), pca.transform(flat_h)
-    for row, right in zip(configs.itertuples(), correct, strict=True):
-        knn = KNeighborsClassifier(row.k, weights=row.weights).fit(z[:, :row.dims], y.numpy())
-        reference = knn.predict(z_h[:, :row.dims]) == yh.numpy()
-        assert (reference == right).mean() >= 0.99  # equal up to ties between equidistant neighbours
-        assert row.accuracy == pytest.approx(right.mean())
-
-
-def test_knn_pool_bad_input(small_mnist):
-    train_set, heldout = small_mnist
-    with pytest.raises(ValueError, match="dims: expected an int <= 784"):
-        experiments.knn_pool(train_set, heldout, dims=(1000,))
-    with pytest.raises(ValueError, match="ks: expected an int >= 1"):
-        experiments.knn_pool(train_set, heldout, ks=(0,))
-    with pytest.raises(ValueError, match="weightings: expected 'uniform' or 'distance'"):
-        experiments.knn_pool(train_set, heldout, weightings=("gaussian",))
-    with pytest.raises(ValueError, match=r"heldout\[1\]: expected 100 labels"):
-        experiments.knn_pool(train_set, (heldout[0], heldout[1][:50]))
-    with pytest.raises(ValueError, match=r"train\[0\]: expected values in \[0, 1\]"):
-        experiments.knn_pool((train_set[0] * 255, train_set[1]), heldout)
