@@ -114,7 +114,7 @@ def test_reliability_diagram_has_one_panel_per_table():
     assert isinstance(table, pd.DataFrame)
 
 
-@pytest.mark.parametrize("args, kind, message", [
+BAD_CONFIDENCES = [
     (([0.5], torch.tensor([True])), TypeError, "confidences: expected a torch.Tensor"),
     ((torch.tensor([[0.5]]), torch.tensor([True])), ValueError, "confidences: expected a 1-d floating"),
     ((torch.tensor([1, 0]), torch.tensor([True, True])), ValueError, "confidences: expected a 1-d floating"),
@@ -124,12 +124,46 @@ def test_reliability_diagram_has_one_panel_per_table():
     ((torch.tensor([0.5]), torch.tensor([True, False])), ValueError, "correct: expected shape"),
     ((torch.tensor([0.5]), torch.tensor([0.5])), TypeError, "correct: expected a bool"),
     ((torch.tensor([0.5]), torch.tensor([2])), TypeError, "correct: expected a bool"),
-])
+    ((torch.tensor([0.5]), [True]), TypeError, "correct: expected a torch.Tensor, got list"),
+]
+
+
+@pytest.mark.parametrize("args, kind, message", BAD_CONFIDENCES)
 def test_expected_calibration_error_bad_input(args, kind, message):
-    for function in (calibration.expected_calibration_error, calibration.risk_coverage,
-                     calibration.reliability_bins, calibration.accuracy_at_coverage):
-        with pytest.raises(kind, match=message):
-            function(args[0], correct=args[1])
+    with pytest.raises(kind, match=message):
+        calibration.expected_calibration_error(args[0], correct=args[1])
+
+
+GOOD = (torch.tensor([0.9, 0.6]), torch.tensor([True, False]))
+
+
+@pytest.mark.parametrize("args, kind, message", BAD_CONFIDENCES + [
+    ((*GOOD, 0), ValueError, "n_bins: expected an int >= 1, got 0"),
+    ((*GOOD, 2.5), TypeError, "n_bins: expected an int, got float"),
+    ((*GOOD, True), TypeError, "n_bins: expected an int, got bool"),
+])
+def test_reliability_bins_bad_input(args, kind, message):
+    options = {"n_bins": args[2]} if len(args) > 2 else {}
+    with pytest.raises(kind, match=message):
+        calibration.reliability_bins(args[0], correct=args[1], **options)
+
+
+@pytest.mark.parametrize("args, kind, message", BAD_CONFIDENCES)
+def test_risk_coverage_bad_input(args, kind, message):
+    with pytest.raises(kind, match=message):
+        calibration.risk_coverage(args[0], correct=args[1])
+
+
+@pytest.mark.parametrize("args, kind, message", BAD_CONFIDENCES + [
+    ((*GOOD, 0), ValueError, "coverage: expected a number > 0.0, got 0.0"),
+    ((*GOOD, 1.5), ValueError, "coverage: expected a number <= 1.0, got 1.5"),
+    ((*GOOD, float("nan")), ValueError, "coverage: expected a number, got nan"),
+    ((*GOOD, "0.9"), TypeError, "coverage: expected a number, got str"),
+])
+def test_accuracy_at_coverage_bad_input(args, kind, message):
+    options = {"coverage": args[2]} if len(args) > 2 else {}
+    with pytest.raises(kind, match=message):
+        calibration.accuracy_at_coverage(args[0], correct=args[1], **options)
 
 
 @pytest.mark.parametrize("function", [calibration.expected_calibration_error, calibration.risk_coverage,
@@ -185,9 +219,3 @@ def test_reliability_diagram_writes_each_filled_bin_count():
     fig = calibration.reliability_diagram({"one": table})
     written = sorted(int(t.get_text()) for t in fig.axes[0].texts)
     assert written == sorted(table.loc[table["count"] > 0, "count"].tolist())
-
-
-# The confidences and outcomes of every function that takes them are checked by one helper.
-test_reliability_bins_bad_input = test_expected_calibration_error_bad_input
-test_risk_coverage_bad_input = test_expected_calibration_error_bad_input
-test_accuracy_at_coverage_bad_input = test_expected_calibration_error_bad_input

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 import torch
 
-from sedl import data, experiments, models, train
+from sedl import experiments, models, train
 
 
 def noisy_trial(*, seed, level):
@@ -87,23 +87,44 @@ def test_run_bad_input(kwargs, error, message):
         experiments.run(args["trial"], args["configs"], seeds=args["seeds"])
 
 
-def test_summarize_and_mean_std_bad_input():
-    runs = experiments.run(noisy_trial, {"a": {"level": 0.1}}, seeds=[0, 1])
-    with pytest.raises(TypeError, match="runs: expected a pandas.DataFrame"):
-        experiments.summarize(runs.to_dict())
-    with pytest.raises(ValueError, match="runs: expected a non-empty table with columns"):
-        experiments.summarize(runs.drop(columns="seed"))
-    with pytest.raises(ValueError, match="metrics: expected names among"):
-        experiments.summarize(runs, metrics=["loss"])
-    with pytest.raises(ValueError, match="ddof: expected an int <= 1"):
-        experiments.summarize(runs, ddof=2)
-    summary = experiments.summarize(runs)
-    with pytest.raises(ValueError, match="metric: expected a metric with _mean and _std"):
-        experiments.mean_std(summary, "loss")
-    with pytest.raises(TypeError, match="summary: expected a pandas.DataFrame"):
-        experiments.mean_std(runs.to_dict(), "acc")
-    with pytest.raises(ValueError, match="decimals: expected an int >= 0"):
-        experiments.mean_std(summary, "acc", decimals=-1)
+RUNS = pd.DataFrame({"config": ["a", "a"], "seed": [0, 1], "acc": [0.8, 0.9]})
+
+
+@pytest.mark.parametrize("args, kind, message", [
+    ({"runs": RUNS.to_dict()}, TypeError, "runs: expected a pandas.DataFrame, got dict"),
+    ({"runs": RUNS.drop(columns="seed")}, ValueError, "runs: expected a non-empty table with columns"),
+    ({"runs": RUNS.iloc[:0]}, ValueError, "runs: expected a non-empty table .* and 0 rows"),
+    ({"metrics": ["loss"]}, ValueError, r"metrics: expected names among \['acc'\], got \['loss'\]"),
+    ({"metrics": []}, ValueError, "metrics: expected names among"),
+    ({"metrics": "acc"}, TypeError, "metrics: expected a list or tuple of str, got str"),
+    ({"metrics": [1]}, TypeError, r"metrics\[0\]: expected a str, got int"),
+    ({"ddof": 2}, ValueError, "ddof: expected an int <= 1, got 2"),
+    ({"ddof": 1.0}, TypeError, "ddof: expected an int, got float"),
+])
+def test_summarize_bad_input(args, kind, message):
+    args = {"runs": RUNS} | args
+    with pytest.raises(kind, match=message):
+        experiments.summarize(args.pop("runs"), **args)
+
+
+SUMMARY = pd.DataFrame({"acc_mean": [0.85], "acc_std": [0.07]}, index=["a"])
+
+
+@pytest.mark.parametrize("args, kind, message", [
+    ({"summary": SUMMARY.to_dict()}, TypeError, "summary: expected a pandas.DataFrame, got dict"),
+    ({"metric": "loss"}, ValueError, "metric: expected a metric with _mean and _std columns .*'loss'"),
+    ({"metric": 3}, TypeError, "metric: expected a str, got int"),
+    ({"scale": "100"}, TypeError, "scale: expected a number, got str"),
+    ({"scale": float("inf")}, ValueError, "scale: expected a finite number, got inf"),
+    ({"scale": float("nan")}, ValueError, "scale: expected a number, got nan"),
+    ({"decimals": -1}, ValueError, "decimals: expected an int >= 0, got -1"),
+    ({"decimals": 1.5}, TypeError, "decimals: expected an int, got float"),
+    ({"decimals": 10**12}, ValueError, "decimals: expected an int <= 17"),
+])
+def test_mean_std_bad_input(args, kind, message):
+    args = {"summary": SUMMARY, "metric": "acc"} | args
+    with pytest.raises(kind, match=message):
+        experiments.mean_std(args.pop("summary"), args.pop("metric"), **args)
 
 
 def test_select_best_against_hand_computation():
@@ -146,43 +167,3 @@ def test_select_best_bad_input(kwargs, error, message):
     with pytest.raises(error, match=message):
         experiments.select_best(args["correct"], n_select=args["n_select"],
                                 n_candidates=args["n_candidates"], seed=args["seed"])
-
-
-@pytest.fixture(scope="module")
-def small_mnist():
-    x, y = data.mnist("train")
-    xv, yv = data.mnist("val")
-    return (x[::4], y[::4]), (xv[::5], yv[::5])  # 1,000 training and 100 held-out images, all classes
-
-
-def test_knn_pool_matches_scikit_learn(small_mnist):
-    from sklearn.decomposition import PCA
-    from sklearn.neighbors import KNeighborsClassifier
-
-    (x, y), (xh, yh) = small_mnist
-    correct, configs = experiments.knn_pool((x, y), (xh, yh), dims=(10, 30), ks=(1, 5),
-                                            weightings=("uniform", "distance"))
-    assert correct.shape == (8, 100) and correct.dtype == bool
-    assert configs[["dims", "k", "weights"]].values.tolist()[:2] == [[10, 1, "uniform"], [10, 1, "distance"]]
-    flat, flat_h = x.flatten(1).double().numpy(), xh.flatten(1).double().numpy()
-    pca = PCA(30, svd_solver="covariance_eigh").fit(flat)  # the first 10 components are nested in it
-    z, z_h = pca.transform(flat), pca.transform(flat_h)
-    for row, right in zip(configs.itertuples(), correct, strict=True):
-        knn = KNeighborsClassifier(row.k, weights=row.weights).fit(z[:, :row.dims], y.numpy())
-        reference = knn.predict(z_h[:, :row.dims]) == yh.numpy()
-        assert (reference == right).mean() >= 0.99  # equal up to ties between equidistant neighbours
-        assert row.accuracy == pytest.approx(right.mean())
-
-
-def test_knn_pool_bad_input(small_mnist):
-    train_set, heldout = small_mnist
-    with pytest.raises(ValueError, match="dims: expected an int <= 784"):
-        experiments.knn_pool(train_set, heldout, dims=(1000,))
-    with pytest.raises(ValueError, match="ks: expected an int >= 1"):
-        experiments.knn_pool(train_set, heldout, ks=(0,))
-    with pytest.raises(ValueError, match="weightings: expected 'uniform' or 'distance'"):
-        experiments.knn_pool(train_set, heldout, weightings=("gaussian",))
-    with pytest.raises(ValueError, match=r"heldout\[1\]: expected 100 labels"):
-        experiments.knn_pool(train_set, (heldout[0], heldout[1][:50]))
-    with pytest.raises(ValueError, match=r"train\[0\]: expected values in \[0, 1\]"):
-        experiments.knn_pool((train_set[0] * 255, train_set[1]), heldout)

@@ -159,9 +159,6 @@ def test_psi_bad_input():
         monitoring.category_psi(torch.tensor([0]), torch.tensor([1]), num_classes=2)
 
 
-test_category_psi_bad_input = test_psi_bad_input
-
-
 def test_compare_reports_the_low_confidence_share(stream_setup):
     reference = {"confidence": torch.linspace(0.5, 1, 101, dtype=torch.float64),
                  "prediction": torch.zeros(101, dtype=torch.long), "brightness": torch.rand(101).double()}
@@ -180,3 +177,102 @@ def test_alarm_days_bad_input():
         monitoring.alarm_days(["a"], 0.25)
     with pytest.raises(ValueError, match="flags: expected a 1-d sequence of bools"):
         monitoring.first_alarm([0.3, 0.5])
+
+
+@pytest.mark.parametrize("args, kind, message", [
+    ({"reference": [0, 1]}, TypeError, "reference: expected a torch.Tensor, got list"),
+    ({"current": torch.tensor([0.0, 1.0])}, TypeError, "current: expected an integer tensor"),
+    ({"current": torch.tensor([[0, 1]])}, ValueError, r"current: expected shape \(N,\)"),
+    ({"current": torch.tensor([0, 3])}, ValueError, r"current: expected labels in \[0, 2\]"),
+    ({"current": torch.tensor([], dtype=torch.long)}, ValueError, "current: expected at least one label"),
+    ({"num_classes": 1}, ValueError, "num_classes: expected an int >= 2, got 1"),
+    ({"num_classes": 3.0}, TypeError, "num_classes: expected an int, got float"),
+    ({"floor": 0.0}, ValueError, "floor: expected a number > 0.0"),
+    ({"floor": 0.5}, ValueError, "floor: expected a number <= 0.01"),
+])
+def test_category_psi_bad_input(args, kind, message):
+    args = {"reference": torch.tensor([0, 1, 2]), "current": torch.tensor([2, 1]), "num_classes": 3} | args
+    with pytest.raises(kind, match=message):
+        monitoring.category_psi(**args)
+
+
+def _profile(n=20):
+    g = torch.Generator().manual_seed(0)
+    return {"confidence": 0.5 + 0.5 * torch.rand(n, generator=g, dtype=torch.float64),
+            "prediction": torch.randint(0, 3, (n,), generator=g),
+            "brightness": torch.rand(n, generator=g, dtype=torch.float64)}
+
+
+@pytest.mark.parametrize("args, kind, message", [
+    ({"reference": [1.0]}, ValueError, "reference: expected a dict made by profile"),
+    ({"current": {"confidence": torch.ones(3)}}, ValueError, "current: expected a dict made by profile"),
+    ({"current": _profile() | {"confidence": [0.5, 0.6]}}, TypeError,
+     r"current\['confidence'\]: expected a torch.Tensor, got list"),
+    ({"reference": _profile() | {"brightness": np.ones(20)}}, TypeError,
+     r"reference\['brightness'\]: expected a torch.Tensor, got ndarray"),
+    ({"tail": 0.0}, ValueError, "tail: expected a number > 0.0"),
+    ({"tail": 1.5}, ValueError, "tail: expected a number <= 1.0"),
+    ({"tail": "0.1"}, TypeError, "tail: expected a number, got str"),
+    ({"bins": 1}, ValueError, "bins: expected an int >= 2, got 1"),
+    ({"num_classes": 2}, ValueError, r"reference: expected labels in \[0, 1\]"),
+    ({"num_classes": "3"}, TypeError, "num_classes: expected an int, got str"),
+])
+def test_compare_bad_input(args, kind, message):
+    args = {"reference": _profile(), "current": _profile(), "num_classes": 3} | args
+    with pytest.raises(kind, match=message):
+        monitoring.compare(args.pop("reference"), args.pop("current"), **args)
+
+
+@pytest.mark.parametrize("args, kind, message", [
+    ({"days": 0}, ValueError, "days: expected an int >= 1, got 0"),
+    ({"days": 5.0}, TypeError, "days: expected an int, got float"),
+    ({"start": -1}, ValueError, "start: expected an int >= 0, got -1"),
+    ({"ramp": 0}, ValueError, "ramp: expected an int >= 1, got 0"),
+    ({"severity": -1.0}, ValueError, "severity: expected a number >= 0.0"),
+    ({"severity": float("inf")}, ValueError, "severity: expected a finite number, got inf"),
+    ({"severity": "2"}, TypeError, "severity: expected a number, got str"),
+])
+def test_drift_schedule_bad_input(args, kind, message):
+    args = {"days": 5, "start": 1, "ramp": 2, "severity": 2.0} | args
+    with pytest.raises(kind, match=message):
+        monitoring.drift_schedule(args.pop("days"), **args)
+
+
+@pytest.mark.parametrize("flags", [[0.3, 0.5], [[True]], True, [1, 0], "yes"])
+def test_first_alarm_bad_input(flags):
+    with pytest.raises(ValueError, match="flags: expected a 1-d sequence of bools"):
+        monitoring.first_alarm(flags)
+
+
+@pytest.mark.parametrize("args, kind, message", [
+    ({"images": torch.full((3, 1, 4, 4), 2.0)}, ValueError, r"images: expected values in \[0, 1\]"),
+    ({"images": np.zeros((3, 1, 4, 4))}, TypeError, "images: expected a torch.Tensor"),
+    ({"logits": [[0.0, 1.0]]}, TypeError, "logits: expected a torch.Tensor, got list"),
+    ({"logits": torch.zeros(3)}, ValueError, r"logits: expected a floating-point tensor \(N, K\)"),
+    ({"logits": torch.zeros(2, 4)}, ValueError, "logits: expected 3 rows, one per image, got 2"),
+])
+def test_profile_bad_input(args, kind, message):
+    args = {"logits": torch.zeros(3, 4), "images": torch.rand(3, 1, 4, 4)} | args
+    with pytest.raises(kind, match=message):
+        monitoring.profile(args["logits"], args["images"])
+
+
+STREAM = pd.DataFrame({"day": [0, 1, 2], "severity": [0.0, 1.0, 2.0], "accuracy": [0.9, 0.8, 0.5],
+                       "mean_confidence": [0.9, 0.85, 0.8], "psi_confidence": [0.01, 0.1, 0.5]})
+
+
+@pytest.mark.parametrize("args, kind, message", [
+    ({"stream": STREAM.to_dict()}, ValueError, "stream: expected a DataFrame from simulate_stream"),
+    ({"stream": STREAM.drop(columns="mean_confidence")}, ValueError,
+     "stream: expected a DataFrame from simulate_stream"),
+    ({"statistics": ["psi_classes"]}, ValueError, "stream: expected a DataFrame .* with \\['psi_classes'\\]"),
+    ({"statistics": "psi_confidence"}, TypeError, "statistics: expected a list or tuple of str, got str"),
+    ({"threshold": "0.25"}, TypeError, "threshold: expected a number, got str"),
+    ({"threshold": float("nan")}, ValueError, "threshold: expected a number, got nan"),
+    ({"alarm": 1.5}, TypeError, "alarm: expected an int, got float"),
+    ({"failure": -1}, ValueError, "failure: expected an int >= 0, got -1"),
+])
+def test_plot_stream_bad_input(args, kind, message):
+    args = {"stream": STREAM, "statistics": ["psi_confidence"], "threshold": 0.25} | args
+    with pytest.raises(kind, match=message):
+        monitoring.plot_stream(args.pop("stream"), args.pop("statistics"), **args)

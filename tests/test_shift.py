@@ -136,7 +136,23 @@ def test_strength_is_linear_in_severity():
     ({"images": torch.zeros(1, 1, 4, 4, dtype=torch.uint8)}, TypeError, "images: expected a floating"),
     ({"images": np.zeros((1, 1, 4, 4))}, TypeError, "images: expected a torch.Tensor"),
 ])
-def test_bad_input(kwargs, error, message):
+def test_corrupt_bad_input(kwargs, error, message):
     args = {"images": torch.rand(2, 1, 8, 8), "name": "noise", "severity": 1, "seed": 0} | kwargs
     with pytest.raises(error, match=message):
         shift.corrupt(args["images"], args["name"], args["severity"], seed=args["seed"])
+
+
+@pytest.mark.parametrize("args, error, message", [
+    ({"name": "fog"}, ValueError, "name: expected one of .*got 'fog'"),
+    ({"name": None}, ValueError, "name: expected one of .*got None"),
+    ({"severity": -1}, ValueError, "severity: expected a number >= 0.0, got -1.0"),
+    ({"severity": 6}, ValueError, "severity: expected a number <= 5, got 6.0"),
+    ({"severity": float("inf")}, ValueError, "severity: expected a finite number, got inf"),
+    ({"severity": float("nan")}, ValueError, "severity: expected a number, got nan"),
+    ({"severity": [1]}, TypeError, "severity: expected a number, got list"),
+    ({"severity": True}, TypeError, "severity: expected a number, got bool"),
+])
+def test_strength_bad_input(args, error, message):
+    args = {"name": "rotation", "severity": 1.0} | args
+    with pytest.raises(error, match=message):
+        shift.strength(args["name"], args["severity"])

@@ -8,7 +8,8 @@ mean, the standard deviation and the seeds of each configuration, and
 prints. The chapter pages :ref:`sec_reproducibility` and :ref:`sec_ablations`
 use them. :func:`select_best` is the test-reuse experiment of
 :ref:`sec_test_discipline` (choose the best candidate on one set, score it on
-another), and :func:`knn_pool` a cheap pool of candidates for it.
+another); :func:`knn_pool`, a cheap pool of candidates for it, lives in
+:mod:`sedl.candidates` and is re-exported here.
 
 References
 ----------
@@ -23,10 +24,9 @@ from numbers import Real
 
 import numpy as np
 import pandas as pd
-import torch
 
-from sedl import repro
-from sedl._checks import check_images, check_int, check_labels, check_seed
+from sedl._checks import check_float, check_int, check_seed, check_str, check_strings
+from sedl.candidates import knn_pool
 
 __all__ = ["run", "summarize", "mean_std", "select_best", "knn_pool"]
 
@@ -154,7 +154,7 @@ def summarize(runs: pd.DataFrame, *, metrics: Sequence[str] | None = None, ddof:
         raise ValueError(f"runs: expected a non-empty table with columns 'config' and 'seed', "
                          f"got columns {list(runs.columns)} and {len(runs)} rows")
     available = [c for c in runs.columns if c not in ("config", "seed")]
-    metrics = available if metrics is None else list(metrics)
+    metrics = available if metrics is None else check_strings(metrics, "metrics")
     unknown = [m for m in metrics if m not in available]
     if unknown or not metrics:
         raise ValueError(f"metrics: expected names among {available}, got {metrics}")
@@ -180,10 +180,12 @@ def mean_std(summary: pd.DataFrame, metric: str, *, scale: float = 1.0, decimals
     """
     if not isinstance(summary, pd.DataFrame):
         raise TypeError(f"summary: expected a pandas.DataFrame, got {type(summary).__name__}")
+    check_str(metric, "metric")
+    scale = check_float(scale, "scale")
     if f"{metric}_mean" not in summary or f"{metric}_std" not in summary:
         raise ValueError(f"metric: expected a metric with _mean and _std columns in summary, "
                          f"got {metric!r}")
-    check_int(decimals, "decimals", minimum=0)
+    check_int(decimals, "decimals", minimum=0, maximum=17)  # float64 holds 17 significant digits
     mean, std = summary[f"{metric}_mean"] * scale, summary[f"{metric}_std"] * scale
     return pd.Series([f"{m:.{decimals}f} ± {s:.{decimals}f}" for m, s in zip(mean, std, strict=True)],
                      index=summary.index, name=metric)
@@ -249,70 +251,3 @@ def select_best(correct: np.ndarray, *, n_select: int, n_candidates: int | None 
     oracle = float(correct[np.ix_(candidates, fresh)].mean(axis=1).max())
     return {"selected": selected, "fresh": fresh_score, "gap": selected - fresh_score,
             "oracle": oracle}
-
-
-def _pca_basis(x: torch.Tensor, dims: int) -> tuple[torch.Tensor, torch.Tensor]:
-    mean = x.mean(0)
-    cov = (x - mean).T @ (x - mean) / (len(x) - 1)  # (D, D)
-    # One thread: a small eigendecomposition gains nothing from more, and multithreaded
-    # LAPACK was seen to stall for many seconds on a busy 2-core machine.
-    with repro.num_threads(1):
-        _, vectors = torch.linalg.eigh(cov)  # eigenvalues in ascending order
-    return mean, vectors.flip(1)[:, :dims]  # (D,), (D, dims): the top components
-
-
-def knn_pool(train: tuple[torch.Tensor, torch.Tensor], heldout: tuple[torch.Tensor, torch.Tensor], *,
-             dims: Sequence[int] = (5, 10, 20, 40, 80), ks: Sequence[int] = (1, 3, 5, 9, 15, 25),
-             weightings: Sequence[str] = ("uniform", "distance")) -> tuple[np.ndarray, pd.DataFrame]:
-    """A grid of k-nearest-neighbour classifiers on PCA features, scored on held-out images.
-
-    Every combination of PCA dimension, ``k`` and neighbour weighting is one
-    candidate configuration; all share one eigendecomposition and one
-    neighbour search per dimension, so a grid of a hundred costs seconds.
-    The pool feeds :func:`select_best` in the chapter on test-set discipline.
-
-    Parameters
-    ----------
-    train, heldout : (images, labels)
-        Images ``(N, C, H, W)`` in [0, 1] with integer labels; neighbours come
-        from ``train``, the scores from ``heldout``.
-    dims, ks : sequences of int
-        PCA dimensions and numbers of neighbours to try.
-    weightings : sequence of {"uniform", "distance"}
-        Equal votes, or votes weighted by inverse distance (as scikit-learn's
-        ``KNeighborsClassifier(weights=...)``).
-
-    Returns
-    -------
-    correct : numpy.ndarray
-        Boolean ``(K, N_heldout)``: candidate ``k`` is right on held-out image ``n``.
-    configs : pandas.DataFrame
-        ``K`` rows: ``dims``, ``k``, ``weights`` and held-out ``accuracy``.
-    """
-    x_train = check_images(train[0], "train[0]").flatten(1).double()  # (N, C*H*W)
-    y_train = check_labels(train[1], "train[1]", n=len(x_train))
-    x_held = check_images(heldout[0], "heldout[0]").flatten(1).double()
-    y_held = check_labels(heldout[1], "heldout[1]", n=len(x_held)).numpy()
-    dims = [check_int(d, "dims", minimum=1, maximum=x_train.shape[1]) for d in dims]
-    ks = [check_int(k, "ks", minimum=1, maximum=len(x_train)) for k in ks]
-    for w in weightings:
-        if w not in ("uniform", "distance"):
-            raise ValueError(f"weightings: expected 'uniform' or 'distance', got {w!r}")
-    mean, basis = _pca_basis(x_train, max(dims))
-    z_train, z_held = (x_train - mean) @ basis, (x_held - mean) @ basis  # (N, max(dims))
-    n_classes = int(max(y_train.max(), int(y_held.max()))) + 1
-    correct, rows = [], []
-    for d in dims:
-        distances = torch.cdist(z_held[:, :d], z_train[:, :d])  # (N_held, N_train)
-        nearest, index = distances.topk(max(ks), dim=1, largest=False)  # sorted, nearest first
-        neighbour_labels = y_train[index]  # (N_held, max(ks))
-        for k in ks:
-            for w in weightings:
-                votes = (torch.ones_like(nearest[:, :k]) if w == "uniform"
-                         else 1 / nearest[:, :k].clamp_min(1e-12))
-                tally = torch.zeros(len(z_held), n_classes, dtype=votes.dtype)
-                tally.scatter_add_(1, neighbour_labels[:, :k], votes)  # (N_held, classes)
-                right = tally.argmax(1).numpy() == y_held
-                correct.append(right)
-                rows.append({"dims": d, "k": k, "weights": w, "accuracy": right.mean()})
-    return np.array(correct), pd.DataFrame(rows)

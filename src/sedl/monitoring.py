@@ -29,6 +29,7 @@ from sedl._checks import (
     check_labels,
     check_module,
     check_seed,
+    check_strings,
     check_tensor,
 )
 
@@ -130,6 +131,8 @@ def compare(reference: dict[str, torch.Tensor], current: dict[str, torch.Tensor]
     for name, value in (("reference", reference), ("current", current)):
         if not isinstance(value, dict) or set(value) != {"confidence", "prediction", "brightness"}:
             raise ValueError(f"{name}: expected a dict made by profile(), got {value!r:.60}")
+        for part, tensor in value.items():
+            check_tensor(tensor, f"{name}[{part!r}]")
     tail = check_float(tail, "tail", minimum=0.0, maximum=1.0, strict_min=True)
     cut = torch.quantile(reference["confidence"].double(), tail)
     return {"mean_confidence": float(current["confidence"].mean()),
@@ -230,8 +233,14 @@ def plot_stream(stream: pd.DataFrame, statistics: list[str], *, threshold: float
                 alarm: int | None = None, failure: int | None = None) -> Figure:
     """Accuracy and confidence per day above the monitor's statistics, with the alarm
     day and the day the accuracy really fell marked as vertical lines."""
-    if not isinstance(stream, pd.DataFrame) or not {"day", "accuracy", *statistics} <= set(stream):
+    statistics = check_strings(statistics, "statistics")
+    if not isinstance(stream, pd.DataFrame) or not {"day", "accuracy", "mean_confidence",
+                                                    *statistics} <= set(stream):
         raise ValueError(f"stream: expected a DataFrame from simulate_stream() with {statistics}")
+    threshold = check_float(threshold, "threshold")
+    for name, day in (("alarm", alarm), ("failure", failure)):
+        if day is not None:
+            check_int(day, name, minimum=0)
     fig, (top, bottom) = plt.subplots(2, 1, sharex=True, figsize=(7, 4.6), layout="constrained")
     top.plot(stream["day"], stream["accuracy"], "o-", ms=3, label="accuracy (unseen by the monitor)")
     top.plot(stream["day"], stream["mean_confidence"], "s--", ms=3, label="mean confidence")

@@ -68,6 +68,8 @@ class _Gram(torch.autograd.Function):
 
 
 def _relative_sq_error(x: torch.Tensor, target: torch.Tensor, name: str) -> torch.Tensor:
+    check_tensor(x, name)
+    check_tensor(target, "target")
     if x.shape != target.shape:
         raise ValueError(f"{name}: expected shape {tuple(target.shape)} (that of the target), "
                          f"got {tuple(x.shape)}")
@@ -98,6 +100,7 @@ def style_loss(features: torch.Tensor, target_gram: torch.Tensor) -> torch.Tenso
     >>> float(style_loss(f, gram_matrix(f)))
     0.0
     """
+    check_tensor(target_gram, "target_gram")
     return _relative_sq_error(gram_matrix(features), target_gram, "features (its Gram matrix)")
 
 
@@ -110,6 +113,10 @@ def tv_loss(image: torch.Tensor) -> torch.Tensor:
     >>> float(tv_loss(torch.ones(1, 3, 8, 8)))
     0.0
     """
+    check_tensor(image, "image")
+    if image.dim() != 4 or not image.is_floating_point():
+        raise ValueError(f"image: expected a float tensor (N, C, H, W), got shape "
+                         f"{tuple(image.shape)} and dtype {image.dtype}")
     dy = image[..., 1:, :] - image[..., :-1, :]
     dx = image[..., :, 1:] - image[..., :, :-1]
     return dy.pow(2).mean() + dx.pow(2).mean()

@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from sedl._checks import check_choice, check_images, check_int, check_seed
+from sedl._checks import check_choice, check_images, check_int, check_seed, check_str
 from sedl.style_vgg import (
     VGG_CONTENT,
     VGG_STYLE,
@@ -39,6 +39,7 @@ NETWORKS = ("auto", "vgg19", "mobilenet", "random-multiscale", "random-vgg19")
 
 def as_rgb(images: torch.Tensor, name: str = "images") -> torch.Tensor:
     """Repeat the channel of greyscale images ``(N, 1, H, W)`` to ``(N, 3, H, W)``."""
+    check_str(name, "name")
     images = check_images(images, name)
     if images.shape[1] not in (1, 3):
         raise ValueError(f"{name}: expected 1 or 3 channels, got shape {tuple(images.shape)}")

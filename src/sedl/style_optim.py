@@ -227,7 +227,9 @@ def synthesize(texture: torch.Tensor, *, net: Features, size: tuple[int, int] | 
     if size is None:
         size = tuple(texture.shape[-2:])
     elif (not isinstance(size, tuple) or len(size) != 2
-          or not all(isinstance(s, int) and s >= 32 for s in size)):
+          or not all(isinstance(s, int) and not isinstance(s, bool) for s in size)):
+        raise TypeError(f"size: expected a (height, width) tuple of ints >= 32, got {size!r}")
+    elif min(size) < 32:
         raise ValueError(f"size: expected a (height, width) tuple of ints >= 32, got {size!r}")
     with torch.no_grad():
         s_targets = {k: gram_matrix(v) for k, v in net(texture, style_layers).items()}
