@@ -18,7 +18,8 @@ from pathlib import Path
 import pandas as pd
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "scripts"))
+sys.path[:0] = [str(ROOT / "scripts"), str(ROOT / "_ext")]
+from book_toc import pages as toc_pages  # noqa: E402  (the one reading of _toc.yml)
 from twins import is_executable  # noqa: E402  (the one definition of an executable page)
 
 
@@ -51,18 +52,8 @@ def execution_cache(root: str | Path | None) -> Path | None:
     return folder if (folder / "global.db").is_file() else None
 
 
-def _toc_files(node: object) -> list[str]:
-    if isinstance(node, dict):
-        return [f for k, v in node.items()
-                for f in ([v] if k in ("file", "root") else _toc_files(v))]
-    if isinstance(node, list):
-        return [f for item in node for f in _toc_files(item)]
-    return []
-
-
 def executable_pages(root: str | Path = ROOT) -> list[Path]:
     """The pages in the book's table of contents that declare a kernel, in TOC order."""
-    import yaml
 
     if not isinstance(root, (str, Path)):
         raise TypeError(f"root: expected a path, got {type(root).__name__}")
@@ -70,7 +61,7 @@ def executable_pages(root: str | Path = ROOT) -> list[Path]:
     if not (root / "_toc.yml").is_file():
         raise FileNotFoundError(f"root: expected a book folder with a _toc.yml, got {root}")
     pages = []
-    for name in _toc_files(yaml.safe_load((root / "_toc.yml").read_text(encoding="utf-8"))):
+    for name in toc_pages(root):
         path = root / f"{name}.md"
         if path.is_file() and is_executable(path):
             pages.append(path)

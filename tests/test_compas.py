@@ -12,18 +12,10 @@ import pytest
 
 from sedl import compas, wheels
 from sedl.data import ChecksumError
+from tests.wheel_fixtures import offline_wheels
 
-
-@pytest.fixture(scope="module", autouse=True)
-def _no_downloads(tmp_path_factory):
-    """The wheel comes from <sys.prefix>/wheels (make setup); a test never downloads it.
-
-    Module-scoped, so that it is in place before the module-scoped ``table`` fixture loads.
-    """
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("SEDL_DATA", str(tmp_path_factory.mktemp("sedl-data")))
-        patch.setenv("SEDL_OFFLINE", "1")
-        yield
+# The COMPAS wheel comes from <sys.prefix>/wheels (make setup): no test downloads it.
+_no_downloads = pytest.fixture(scope="module", autouse=True)(offline_wheels)
 
 
 @pytest.fixture(scope="module")

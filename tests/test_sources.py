@@ -2,6 +2,7 @@
 
 import importlib.util
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -11,26 +12,15 @@ ROOT = Path(__file__).resolve().parent.parent
 spec = importlib.util.spec_from_file_location("twins", ROOT / "scripts" / "twins.py")
 twins = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(twins)
+sys.path.insert(0, str(ROOT / "_ext"))
+import book_toc  # noqa: E402  (the one reading of _toc.yml)
 
 CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text())
 PAGES = twins.executable_pages()
 
 
-def toc_files(node):
-    if isinstance(node, dict):
-        for key, value in node.items():
-            if key in ("file", "root"):
-                yield value
-            else:
-                yield from toc_files(value)
-    elif isinstance(node, list):
-        for item in node:
-            yield from toc_files(item)
-
-
 def test_every_toc_entry_exists():
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    files = list(toc_files(toc))
+    files = book_toc.pages(ROOT)
     assert "book/intro" in files and len(files) >= 9
     missing = [f for f in files if not (ROOT / f"{f}.md").exists()]
     assert not missing, f"TOC entries without a page: {missing}"
