@@ -408,18 +408,6 @@ def test_random_multiscale_builds_the_scales_it_is_asked_for():
     torch.testing.assert_close(same.stages.scale4.conv.weight, three.stages.scale4.conv.weight)
 
 
-@pytest.mark.parametrize(("kwargs", "error", "message"), [
-    ({"seed": -1}, ValueError, "seed"),
-    ({"channels": 0}, ValueError, "channels: expected an int >= 1"),
-    ({"kernel": 4}, ValueError, "kernel: expected an odd filter size, got 4"),
-    ({"scales": 9}, ValueError, "scales: expected an int"),
-    ({"reason": 3}, TypeError, "reason: expected a str, got int"),
-])
-def test_random_multiscale_rejects_bad_input(kwargs, error, message):
-    with pytest.raises(error, match=message):
-        style.random_multiscale(**kwargs)
-
-
 @pytest.mark.parametrize("fallback", ["vgg16", "", 3])
 def test_feature_net_bad_input(fallback):
     """The argument added with the MobileNet fallback; kind and seed are checked above."""
