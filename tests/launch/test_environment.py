@@ -55,3 +55,9 @@ def test_every_first_cell_installs_this_version_quietly():
         source = "".join(first["source"])
         assert spec in source, f"{nb.name}: the first cell must install {spec}"
         assert 'if "google.colab" in sys.modules:' in source and "capture_output=True" in source
+
+
+def test_the_readme_installs_the_version_the_pages_install():
+    readme = (ROOT / "README.md").read_text()
+    pinned = set(re.findall(r"science-ethics-deep-learning@(v[\w.]+)", readme))
+    assert pinned == {f"v{PROJECT['version']}"}, f"README.md installs {pinned}, the pages v{PROJECT['version']}"
