@@ -12,6 +12,7 @@ the other pages' execution times) are left to the build, which runs them after t
 
     python scripts/execute.py            # every executable page in the table of contents
     python scripts/execute.py PAGE.md    # only these
+    python scripts/execute.py --cache DIR [PAGE.md ...]   # another execution cache (make bench)
 
 Exit status 1, naming the pages and their errors, when a page fails; the book build would
 fail on it too.
@@ -97,8 +98,14 @@ def toc_pages() -> list[Path]:
 
 
 def main(argv: list[str]) -> int:
+    cache_dir = CACHE
+    if argv[:1] == ["--cache"]:
+        if len(argv) < 2:
+            print("execute: --cache needs a folder", file=sys.stderr)
+            return 2
+        cache_dir, argv = Path(argv[1]).resolve(), argv[2:]
     pages = [Path(p).resolve() for p in argv] or toc_pages()
-    todo = stale([p for p in pages if not is_forced(p)])
+    todo = stale([p for p in pages if not is_forced(p)], cache_dir)
     print(f"execute: {len(todo)} of {len(pages)} pages have no run of their present code in the cache")
     start, failures, times = time.perf_counter(), [], {}
     with ThreadPoolExecutor(max_workers=KERNELS) as pool:
@@ -108,14 +115,13 @@ def main(argv: list[str]) -> int:
                 failures.append(f"{name}: {error}")
                 print(f"execute: {name} FAILED", flush=True)
             else:
-                store(md, nb, seconds)  # from this thread only: one writer of the cache's database
+                store(md, nb, seconds, cache_dir)  # from this thread only: one writer of the cache's database
                 times[name] = round(seconds, 1)
                 print(f"execute: {name} in {seconds:.1f} s", flush=True)
     print(f"execute: {len(times)} pages in {time.perf_counter() - start:.0f} s wall, "
           f"{sum(times.values()):.0f} s of kernel time, {KERNELS} kernels with one thread each")
     if times:
-        (ROOT / "_build").mkdir(exist_ok=True)
-        (ROOT / "_build" / "execute-times.json").write_text(json.dumps(times, indent=1))
+        (cache_dir.parent / "execute-times.json").write_text(json.dumps(times, indent=1))
     for failure in failures:
         print(failure, file=sys.stderr)
     return 1 if failures else 0
