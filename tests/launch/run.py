@@ -58,6 +58,18 @@ def failed_pages(report: Path, copies: dict[Path, str]) -> set[str]:
     return failed
 
 
+def page_seconds(report: Path, copies: dict[Path, str]) -> dict[str, float]:
+    """Seconds each page's cells took, summed from pytest's JUnit XML report (for the log only:
+    the launch tests bound no time)."""
+    seconds: dict[str, float] = {}
+    for case in ET.parse(report).iter("testcase"):
+        where = case.get("classname", "") + case.get("file", "")
+        for copy, page in copies.items():
+            if copy.parent.name in where:
+                seconds[page] = seconds.get(page, 0.0) + float(case.get("time", 0))
+    return seconds
+
+
 def binder_adds_to(python: str, where: Path) -> list[str]:
     """What Binder's configuration would install beyond this environment (besides the package
     itself, which pip always reinstalls from a folder). Nothing means this environment is the
@@ -95,6 +107,10 @@ def main(argv: list[str]) -> int:
             "-q", f"--junitxml={report}", str(where / "pages")], cwd=where,
             env=os.environ | {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"})
         failed = failed_pages(report, copies) if report.exists() else set(copies.values())
+        seconds = page_seconds(report, copies) if report.exists() else {}
+    slowest = sorted(seconds.items(), key=lambda item: -item[1])[:5]
+    if slowest:
+        print("launch: slowest pages: " + ", ".join(f"{page} {s:.0f} s" for page, s in slowest))
     for page in sorted(failed):
         print(f"launch: {page} failed when run alone in the reader's environment", file=sys.stderr)
     print(f"launch: {len(copies) - len(failed)} of {len(copies)} pages ran alone "

@@ -60,4 +60,5 @@ def test_every_first_cell_installs_this_version_quietly():
 def test_the_readme_installs_the_version_the_pages_install():
     readme = (ROOT / "README.md").read_text()
     pinned = set(re.findall(r"science-ethics-deep-learning@(v[\w.]+)", readme))
-    assert pinned == {f"v{PROJECT['version']}"}, f"README.md installs {pinned}, the pages v{PROJECT['version']}"
+    version = f"v{PROJECT['version']}"
+    assert pinned == {version}, f"README.md installs {pinned}, the pages {version}"
