@@ -142,18 +142,6 @@ def test_the_digest_can_come_from_the_environment(offline, monkeypatch):
         "SEDL_ALLOW_DOWNLOAD=1 to allow one)"))
 
 
-@pytest.mark.parametrize("digest, message", [
-    ("dcbb9e9d", "64 lower-case hexadecimal"), ("DCBB9E9D" + "0" * 56, "64 lower-case hexadecimal"),
-    ("0" * 64, "starting with dcbb9e9d")])
-def test_vgg19_status_bad_input(offline, monkeypatch, digest, message):
-    monkeypatch.setenv("SEDL_VGG19_SHA256", digest)
-    with pytest.raises(ValueError, match=message):
-        style.vgg19_status()
-    monkeypatch.delenv("SEDL_VGG19_SHA256")
-    with pytest.raises(TypeError, match="allow_download"):
-        style.vgg19_status(allow_download="yes")
-
-
 def test_failed_download_falls_back_with_the_error(offline, monkeypatch):
     def unreachable(*args, **kwargs):
         raise OSError("Network is unreachable")
@@ -406,10 +394,3 @@ def test_random_multiscale_builds_the_scales_it_is_asked_for():
     assert shapes == [32, 16, 8]  # each scale halves the image
     same = style.random_multiscale(0, scales=3, channels=4)
     torch.testing.assert_close(same.stages.scale4.conv.weight, three.stages.scale4.conv.weight)
-
-
-@pytest.mark.parametrize("fallback", ["vgg16", "", 3])
-def test_feature_net_bad_input(fallback):
-    """The argument added with the MobileNet fallback; kind and seed are checked above."""
-    with pytest.raises((TypeError, ValueError), match="fallback"):
-        style.feature_net(fallback=fallback)

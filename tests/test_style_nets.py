@@ -28,6 +28,7 @@ def test_as_rgb_bad_input(args, kind, message):
     ({"kind": None}, ValueError, "kind: expected one of .*got None"),
     ({"fallback": "vgg16"}, ValueError, "fallback: expected one of .*got 'vgg16'"),
     ({"fallback": 3}, ValueError, "fallback: expected one of .*got 3"),
+    ({"fallback": ""}, ValueError, "fallback: expected one of .*got ''"),
     ({"seed": -1}, ValueError, "seed: expected an int >= 0, got -1"),
     ({"seed": 0.5}, TypeError, "seed: expected an int, got float"),
     ({"allow_download": "yes"}, TypeError, "allow_download: expected a bool or None, got str"),
