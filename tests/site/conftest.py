@@ -18,6 +18,7 @@ HTML = ROOT / "_build" / "html"
 # The table of contents and the uncited pages have one definition, beside the Sphinx extension.
 sys.path.insert(0, str(ROOT / "_ext"))
 import book_toc  # noqa: E402, F401  (imported from here by the tests)
+import visits  # noqa: E402  (one visit of a page, shared by the checks)
 
 # axe-core, vendored (tests/site/axe/README.md says where it came from and how to upgrade it).
 AXE = Path(__file__).resolve().parent / "axe" / "axe.min.js"
@@ -67,3 +68,24 @@ def axe_source() -> str:
     if digest != AXE_SHA256:
         pytest.fail(f"{AXE} has SHA-256 {digest}, not axe-core {AXE_VERSION}'s {AXE_SHA256}")
     return data.decode("utf-8")
+
+
+@pytest.fixture(scope="session")
+def visited(browser, site_url, axe_source):
+    """`visited(page, mode)`: the one visit of `page` in colour `mode` (visits.Visit), made
+    the first time a test asks for it and shared by every later check of that page."""
+    seen: dict[tuple[str, str], visits.Visit] = {}
+
+    def visited(page: str, mode: str) -> visits.Visit:
+        if (page, mode) not in seen:
+            seen[page, mode] = visits.visit(browser, site_url, axe_source, page, mode,
+                                            screenshot=photographed(page))
+        return seen[page, mode]
+    return visited
+
+
+def photographed(page: str) -> bool:
+    """Pages photographed in both modes for a reviewer (into _build/screenshots): the front
+    page, the models page and every chapter's opening page."""
+    return page in {"book/intro.html", "book/models.html"} or (
+        page.count("/") == 2 and page.startswith("book/") and page.endswith("/index.html"))

@@ -1,5 +1,7 @@
 """WCAG 2.1 AA on every built page, in both colour modes: axe-core's A and AA rules find no
-violation; a keyboard alone reaches every control; dark mode loads without a console error.
+violation; a keyboard alone reaches every control; figures keep a backdrop in dark mode.
+(Whether each page loads without an error in both modes is test_site.py's check; both
+read the one visit of each page per mode, tests/site/visits.py.)
 
 Pages are checked with every dropdown open (solutions, "Cite this page", the sidebar's
 sections), so that what a reader unfolds is checked too, not only what a page shows first.
@@ -10,35 +12,13 @@ import re
 
 import pytest
 from conftest import AXE_VERSION, ROOT
-from test_site import PAGES, SCREENSHOT_PAGES, SCREENSHOTS, is_local
-
-MODES = ["light", "dark"]
-# WCAG 2.0 and 2.1, levels A and AA. Label in Name (2.5.3, level A) is an axe rule still tagged
-# experimental, which axe leaves out unless asked: it is asked for by name.
-WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
-AXE_OPTIONS = {"runOnly": {"type": "tag", "values": WCAG_TAGS},
-               "rules": {"label-content-name-mismatch": {"enabled": True}},
-               "resultTypes": ["violations"]}
-
-# Unfold what a reader can unfold: <details> (sidebar sections, sphinx-design dropdowns) and
-# sphinx-togglebutton's toggles (folded solutions).
-OPEN_EVERYTHING = """async () => {
-  document.querySelectorAll('details').forEach(d => { d.open = true; });
-  document.querySelectorAll('button.toggle-button').forEach(b => {
-    if (b.getAttribute('aria-expanded') === 'false') b.click();
-  });
-  // Then wait for what unfolding sets off: two frames (resize observers run before the second
-  // paint) and the end of every animation, instead of a fixed time.
-  await new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)));
-  await Promise.all(document.getAnimations().map(a => a.finished));
-  await new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)));
-}"""
+from test_site import PAGES
+from visits import MODES, OPEN_EVERYTHING, open_tab
 
 
 def open_page(browser, site_url, page, mode):
     """A tab on `page` in colour mode `mode`, with nothing allowed off the site."""
-    tab = browser.new_page(color_scheme=mode)
-    tab.route("**/*", lambda r: r.continue_() if is_local(r.request.url) else r.abort())
+    tab = open_tab(browser, mode)
     response = tab.goto(f"{site_url}/{page}", wait_until="networkidle")
     assert response.status == 200, f"{page}: HTTP {response.status}"
     return tab
@@ -65,42 +45,21 @@ def test_the_mode_the_reader_prefers_is_the_one_shown(browser, site_url, mode):
 
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("page", PAGES)
-def test_no_wcag_violations(browser, site_url, axe_source, page, mode):
-    tab = open_page(browser, site_url, page, mode)
-    tab.evaluate(OPEN_EVERYTHING)
-    tab.add_script_tag(content=axe_source)
-    assert tab.evaluate("axe.version") == AXE_VERSION
-    violations = tab.evaluate("options => axe.run(document, options).then(r => r.violations)",
-                              AXE_OPTIONS)
-    tab.close()
+def test_no_wcag_violations(visited, page, mode):
+    seen = visited(page, mode)
+    assert seen.axe_version == AXE_VERSION
     found = {v["id"]: {"impact": v["impact"], "help": v["help"], "count": len(v["nodes"]),
                        "first": [n["target"] for n in v["nodes"][:3]],
-                       "why": v["nodes"][0]["failureSummary"]} for v in violations}
+                       "why": v["nodes"][0]["failureSummary"]} for v in seen.violations}
     assert not found, f"{page} ({mode} mode):\n{json.dumps(found, indent=1)}"
 
 
 @pytest.mark.parametrize("page", PAGES)
-def test_dark_mode_loads_cleanly(browser, site_url, page):
-    tab = browser.new_page(color_scheme="dark")
-    problems = []
-    tab.route("**/*", lambda r: r.continue_() if is_local(r.request.url) else r.abort())
-    tab.on("console", lambda m: problems.append(f"console {m.type}: {m.text}")
-           if m.type == "error" else None)
-    tab.on("pageerror", lambda e: problems.append(f"page error: {e}"))
-    tab.on("response", lambda r: problems.append(f"HTTP {r.status} {r.url}") if r.status >= 400 else None)
-    tab.goto(f"{site_url}/{page}", wait_until="networkidle")
-    # A figure with a transparent background would draw its black axes and labels on the dark
-    # page: every image of the text must sit on an opaque backdrop (the theme gives it one).
-    see_through = tab.eval_on_selector_all("article img", """els => els.filter(e => {
-        const c = getComputedStyle(e).backgroundColor.match(/[\\d.]+/g).map(Number);
-        return c.length === 4 && c[3] < 1; }).map(e => e.getAttribute('src'))""")
-    if page in SCREENSHOT_PAGES:
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        name = page.replace("/", "_").removesuffix(".html")
-        tab.screenshot(path=SCREENSHOTS / f"{name}-dark.png")
-    tab.close()
-    assert not problems, problems
-    assert not see_through, f"figures without a backdrop in dark mode: {see_through}"
+def test_every_figure_has_a_backdrop_in_dark_mode(visited, page):
+    """A figure with a transparent background would draw its black axes and labels on the
+    dark page: every image of the text must sit on an opaque backdrop (the theme gives it one)."""
+    seen = visited(page, "dark")
+    assert not seen.see_through, f"figures without a backdrop in dark mode: {seen.see_through}"
 
 
 # Everything a keyboard user must be able to reach: links, buttons, form fields, disclosure

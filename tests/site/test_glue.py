@@ -1,6 +1,7 @@
 """The values the book build glued into the prose: every page that quotes one glued it, and
 none is shown as code. (Whether a value is reproducible is `make reproduce`'s question.)"""
 
+import functools
 import importlib.util
 import sys
 
@@ -15,6 +16,7 @@ GLUING_PAGES = sorted(p.relative_to(ROOT).with_suffix("").as_posix()
                       for p in (ROOT / "book").rglob("*.md") if "{glue:" in p.read_text())
 
 
+@functools.cache
 def _built_glue(page: str) -> dict[str, str]:
     try:
         return reproduce.notebook_glue(reproduce.book_build_notebook(ROOT / f"{page}.md"))

@@ -1,6 +1,7 @@
 """The built site as readers use it: every page opened in headless Chromium, plus static
 checks over the HTML (links, anchors, launch buttons, headings, weight)."""
 
+import functools
 import importlib.util
 import re
 import statistics
@@ -10,6 +11,7 @@ import pytest
 import yaml
 from bs4 import BeautifulSoup
 from conftest import HTML, ROOT, book_toc
+from visits import MODES, is_local
 
 spec = importlib.util.spec_from_file_location("twins", ROOT / "scripts" / "twins.py")
 twins = importlib.util.module_from_spec(spec)
@@ -39,17 +41,14 @@ def _toc_pages() -> list[str]:
 
 PAGES = _built_pages() if (HTML / "index.html").exists() else _toc_pages()
 CONTENT_PAGES = [p for p in PAGES if p.startswith("book/")]
-SCREENSHOTS = ROOT / "_build" / "screenshots"
 
 
+@functools.cache
 def soup(page: str) -> BeautifulSoup:
+    """The parsed page, parsed once for all the checks (none of them edits the tree)."""
     if not (HTML / page).exists():
         pytest.fail(f"{HTML / page} is missing: run `make book` before the site tests")
     return BeautifulSoup((HTML / page).read_text(encoding="utf-8"), "html.parser")
-
-
-def is_local(url: str) -> bool:
-    return urllib.parse.urlsplit(url).hostname in (None, "127.0.0.1")
 
 
 def test_the_site_has_every_page():
@@ -57,41 +56,15 @@ def test_the_site_has_every_page():
     assert expected <= set(PAGES), f"pages in the TOC but not built: {expected - set(PAGES)}"
 
 
+@pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("page", PAGES)
-def test_page_loads_cleanly_in_chromium(browser, site_url, page):
-    tab = browser.new_page()
-    problems, foreign = [], []
-
-    def route(r):
-        if is_local(r.request.url):
-            r.continue_()
-        else:  # never let a page reach out; record that it tried
-            foreign.append(r.request.url)
-            r.abort()
-
-    tab.route("**/*", route)
-    tab.on("console", lambda m: problems.append(f"console {m.type}: {m.text}")
-           if m.type == "error" else None)
-    tab.on("pageerror", lambda e: problems.append(f"page error: {e}"))
-    tab.on("response", lambda r: problems.append(f"HTTP {r.status} {r.url}")
-           if r.status >= 400 else None)
-    tab.on("requestfailed", lambda r: problems.append(f"failed {r.url}")
-           if is_local(r.url) else None)
-    response = tab.goto(f"{site_url}/{page}", wait_until="networkidle")
-    assert response.status == 200
-    missing_alt = tab.eval_on_selector_all(
-        "img", "els => els.filter(e => !(e.getAttribute('alt') || '').trim()).map(e => e.src)")
-    if page in SCREENSHOT_PAGES:
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        tab.screenshot(path=SCREENSHOTS / (page.replace("/", "_").removesuffix(".html") + ".png"))
-    tab.close()
-    assert not foreign, f"requests to other hosts: {foreign}"
-    assert not problems, problems
-    assert not missing_alt, f"images without alt text: {missing_alt}"
-
-
-SCREENSHOT_PAGES = {"book/intro.html", "book/models.html"} | {
-    p for p in PAGES if re.fullmatch(r"book/[^/]+/index\.html", p)}
+def test_page_loads_cleanly_in_chromium(visited, page, mode):
+    """No console error, failed request or request off the site, and alt text on every image."""
+    seen = visited(page, mode)
+    assert seen.status == 200, f"{page}: HTTP {seen.status}"
+    assert not seen.foreign, f"requests to other hosts: {seen.foreign}"
+    assert not seen.problems, seen.problems
+    assert not seen.missing_alt, f"images without alt text: {seen.missing_alt}"
 
 
 def _anchor_targets(page: str) -> set[str]:
