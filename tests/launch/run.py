@@ -47,27 +47,20 @@ def lay_out(notebooks: list[Path], where: Path) -> dict[Path, str]:
     return copies
 
 
-def failed_pages(report: Path, copies: dict[Path, str]) -> set[str]:
-    """Pages with a failing or erroring cell, read from pytest's JUnit XML report."""
-    failed = set()
-    for case in ET.parse(report).iter("testcase"):
-        if case.find("failure") is not None or case.find("error") is not None:
-            # the test's class path holds the page's folder: "pages.book__models.models"
-            where = case.get("classname", "") + case.get("file", "")
-            failed |= {page for copy, page in copies.items() if copy.parent.name in where}
-    return failed
-
-
-def page_seconds(report: Path, copies: dict[Path, str]) -> dict[str, float]:
-    """Seconds each page's cells took, summed from pytest's JUnit XML report (for the log only:
-    the launch tests bound no time)."""
+def read_report(report: Path, copies: dict[Path, str]) -> tuple[set[str], dict[str, float]]:
+    """From pytest's JUnit XML report: the pages with a failing or erroring cell, and the
+    seconds each page's cells took (for the log only: the launch tests bound no time)."""
+    failed: set[str] = set()
     seconds: dict[str, float] = {}
     for case in ET.parse(report).iter("testcase"):
+        # the test's class path holds the page's folder: "pages.book__models.models"
         where = case.get("classname", "") + case.get("file", "")
-        for copy, page in copies.items():
-            if copy.parent.name in where:
-                seconds[page] = seconds.get(page, 0.0) + float(case.get("time", 0))
-    return seconds
+        pages = {page for copy, page in copies.items() if copy.parent.name in where}
+        if case.find("failure") is not None or case.find("error") is not None:
+            failed |= pages
+        for page in pages:
+            seconds[page] = seconds.get(page, 0.0) + float(case.get("time", 0))
+    return failed, seconds
 
 
 def binder_adds_to(python: str, where: Path) -> list[str]:
@@ -106,8 +99,7 @@ def main(argv: list[str]) -> int:
             "-n", str(KERNELS), "--dist", "loadfile",
             "-q", f"--junitxml={report}", str(where / "pages")], cwd=where,
             env=os.environ | {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"})
-        failed = failed_pages(report, copies) if report.exists() else set(copies.values())
-        seconds = page_seconds(report, copies) if report.exists() else {}
+        failed, seconds = read_report(report, copies) if report.exists() else (set(copies.values()), {})
     slowest = sorted(seconds.items(), key=lambda item: -item[1])[:5]
     if slowest:
         print("launch: slowest pages: " + ", ".join(f"{page} {s:.0f} s" for page, s in slowest))
