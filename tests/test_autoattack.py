@@ -1,10 +1,10 @@
-"""sedl.autoattack: APGD-CE, APGD-DLR and APGD-T against torchattacks; properties; bad input."""
+"""sedl.autoattack: APGD-CE, APGD-DLR and APGD-T against torchattacks; the four-component run; bad input."""
 
 import pytest
 import torch
 import torchattacks
 
-from sedl import attacks, autoattack, models
+from sedl import attacks, autoattack, fab, models, square
 
 pytest_plugins = ["tests.attack_fixtures"]  # the model and batch fixtures
 
@@ -59,12 +59,28 @@ def test_apgd_is_at_least_as_strong_as_pgd_with_the_same_steps(model, batch):
 
 def test_autoattack_columns_only_fall_and_match_the_components(model, batch):
     x, y = batch
-    table = autoattack.autoattack(model, x, y, eps=0.08, steps=10, generator=gen(2))
-    assert list(table.columns) == ["clean", "apgd-ce", "apgd-t"] and len(table) == len(x)
-    assert not (table["apgd-ce"] & ~table["clean"]).any() and not (table["apgd-t"] & ~table["apgd-ce"]).any()
+    table = autoattack.autoattack(model, x, y, eps=0.08, steps=10, queries=30, generator=gen(2))
+    assert list(table.columns) == ["clean", "apgd-ce", "apgd-t", "fab-t", "square"] and len(table) == len(x)
+    for before, after in zip(table.columns, table.columns[1:], strict=False):
+        assert not (table[after] & ~table[before]).any()
     first = attacks.robust_accuracy(model, x, y, attack="apgd-ce", eps=0.08, steps=10, generator=gen(2),
                                     per_image=True)
     assert torch.equal(torch.tensor(table["apgd-ce"].to_numpy().copy()), first)
+
+
+def test_autoattack_runs_fab_t_and_square_on_the_survivors(model, batch):
+    x, y = batch  # FAB-T first, then Square: each column is that attack run on the images left
+    table = autoattack.autoattack(model, x, y, eps=0.1, steps=4, targets=3, queries=25,
+                                  components=["fab-t", "square"], generator=gen(5))
+    left = torch.tensor(table["clean"].to_numpy().copy()).nonzero().flatten()
+    x_fab = fab.fab_targeted(model, x[left], y[left], eps=0.1, steps=4, targets=3)
+    survives = model(x_fab).argmax(1) == y[left]
+    assert torch.equal(torch.tensor(table["fab-t"].to_numpy()[left.numpy()].copy()), survives)
+    left = left[survives]
+    x_sq = square.square(model, x[left], y[left], eps=0.1, queries=25, generator=gen(5))
+    assert torch.equal(torch.tensor(table["square"].to_numpy()[left.numpy()].copy()),
+                       model(x_sq).argmax(1) == y[left])
+    assert table["square"].sum() < table["clean"].sum()
 
 
 def test_same_generator_same_images(model, batch):
@@ -110,7 +126,13 @@ def test_apgd_targeted_bad_input(model, batch, kwargs, error, match):
 
 @pytest.mark.parametrize("kwargs, error, match", [
     ({"components": "apgd-ce"}, ValueError, r"components: expected a non-empty sequence of names"),
-    ({"components": ["fab-t"]}, ValueError, r"components\[...\]: expected one of \['apgd-ce', 'apgd-t'\]"),
+    ({"components": ["cw"]}, ValueError,
+     r"components\[...\]: expected one of \['apgd-ce', 'apgd-t', 'fab-t', 'square'\], got 'cw'"),
+    ({"components": ["square", "square"]}, ValueError, r"components: expected each name at most once"),
+    ({"components": {"square"}}, ValueError, r"components: expected a non-empty sequence of names"),
+    ({"steps": 0}, ValueError, r"steps: expected an int >= 1, got 0"),
+    ({"targets": 10}, ValueError, r"targets: expected at most 9 \(the number of classes minus one\), got 10"),
+    ({"queries": -5}, ValueError, r"queries: expected an int >= 1, got -5"),
     ({"eps": 2.0}, ValueError, r"eps: expected a number <= 1.0"),
     ({"generator": "g"}, TypeError, r"generator: expected a torch.Generator or None, got str"),
 ])

@@ -1,4 +1,4 @@
-"""AutoAttack's gradient components: APGD with the cross-entropy and the DLR loss (L-infinity).
+"""AutoAttack (standard, L-infinity): APGD-CE, APGD-T, FAB-T and Square, each on what the others left.
 
 Taught in :ref:`sec_adv_defences`. Croce and Hein (2020) showed that many published
 defences looked robust only because their PGD evaluation was badly tuned (a fixed step
@@ -9,14 +9,18 @@ need no tuning. Its *standard* version runs, on the images still classified corr
    halves whenever the loss stops rising, with momentum, keeping the best point seen;
 2. **APGD-T** (:func:`apgd_targeted`): the same, on the targeted *difference of logits
    ratio* loss (:func:`dlr_loss`), once towards each of the 9 most likely wrong classes;
-3. FAB-T, a minimal-perturbation attack, and 4. Square, a score-based random search.
+3. **FAB-T** (:func:`sedl.fab.fab_targeted`): a minimal-perturbation attack that steps onto
+   the linearised decision boundary towards each of the same 9 classes;
+4. **Square** (:func:`sedl.square.square`): a random search that uses only the scores, with
+   5000 queries, for models whose gradients mislead the first three.
 
-This module implements the first two, which in Croce and Hein's evaluations account for
-nearly all of AutoAttack's successes; :func:`autoattack` runs them in order and says, image
-by image, which survive. Threat model: white box (gradients), L-infinity ball of radius
-``eps``, untargeted success (APGD-T uses targets only as a search device). The arithmetic
+This module holds the two APGD attacks; :func:`autoattack` runs all four in order and says,
+image by image, which survive. Threat model: L-infinity ball of radius ``eps``, untargeted
+success (the targeted components use targets only as a search device); the first three are
+white box (gradients), Square is black box (scores). The arithmetic of each component
 follows the reference implementation step for step, and the tests check it against
-torchattacks' ``APGD`` and ``APGDT`` from the same random start.
+torchattacks' ``APGD``, ``APGDT``, ``FAB`` (``multi_targeted``) and ``Square`` from the
+same random start.
 
 References
 ----------
@@ -31,13 +35,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from sedl import fab, square
 from sedl._adversarial import EvalMode, check_eps, check_generator, check_inputs
 from sedl._checks import check_choice, check_float, check_int, check_labels, check_tensor
 
 __all__ = ["dlr_loss", "apgd", "apgd_targeted", "autoattack", "COMPONENTS"]
 
-#: The components :func:`autoattack` runs, in AutoAttack's order (FAB-T and Square are not implemented).
-COMPONENTS = ("apgd-ce", "apgd-t")
+#: The components of standard AutoAttack, in the order :func:`autoattack` runs them.
+COMPONENTS = ("apgd-ce", "apgd-t", "fab-t", "square")
 
 
 def dlr_loss(logits: torch.Tensor, labels: torch.Tensor, target: torch.Tensor | None = None) -> torch.Tensor:
@@ -206,31 +211,66 @@ def apgd_targeted(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, 
 
 @torch.no_grad()
 def autoattack(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, *, eps: float = 0.3,
-               steps: int = 100, components=COMPONENTS,
+               steps: int = 100, targets: int = 9, queries: int = 5000, components=COMPONENTS,
                generator: torch.Generator | None = None) -> pd.DataFrame:
-    """Run AutoAttack's components in order, each on the images that the earlier ones left correct.
+    """Standard AutoAttack: its components in order, each on the images the earlier ones left correct.
 
-    Returns a DataFrame with one boolean column per component (and ``"clean"`` first), one
-    row per image: whether the image is still classified correctly after that component
-    and all before it. Its column means are the robust accuracies; the last is AutoAttack's.
-    All components draw their random starts from one ``generator`` (default: seeded with 0).
+    Parameters
+    ----------
+    model, images, labels
+        As in :func:`apgd`.
+    eps : float
+        Radius of the L-infinity ball (0.3 is the standard budget on MNIST).
+    steps : int
+        Steps of APGD-CE, of APGD-T per target and of FAB-T per target (100 in AutoAttack).
+    targets : int
+        Target classes of APGD-T and FAB-T (9 in AutoAttack, all the wrong ones of 10).
+    queries : int
+        Query budget of Square (5000 in AutoAttack).
+    components : sequence of str
+        Which of :data:`COMPONENTS` to run, in the order given (default: all four, in
+        AutoAttack's order). Each runs once, without restarts, as in the standard version.
+    generator : torch.Generator, optional
+        The one source of the random starts of APGD and of Square's search, shared in turn
+        (default: seeded with 0). FAB-T draws nothing. The reference code instead reseeds
+        the global generator before every component; the attacks are the same, the draws not.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One boolean column per component (and ``"clean"`` first), one row per image:
+        whether the image is still classified correctly after that component and all
+        before it. Its column means are the robust accuracies; the last is AutoAttack's.
     """
     labels = check_inputs(model, images, labels)
     check_eps(eps)
-    if isinstance(components, str) or not components:
+    check_int(steps, "steps", minimum=1)
+    check_int(targets, "targets", minimum=1)
+    check_int(queries, "queries", minimum=1)
+    if isinstance(components, str) or not isinstance(components, list | tuple) or not components:
         raise ValueError(f"components: expected a non-empty sequence of names, got {components!r}")
     for name in components:
         check_choice(name, "components[...]", COMPONENTS)
+    if len(set(components)) < len(components):
+        raise ValueError(f"components: expected each name at most once, got {list(components)}")
     generator = check_generator(generator)
-    attack = {"apgd-ce": apgd, "apgd-t": apgd_targeted}
+    attack = {"apgd-ce": lambda x, y: apgd(model, x, y, eps=eps, steps=steps, generator=generator),
+              "apgd-t": lambda x, y: apgd_targeted(model, x, y, eps=eps, steps=steps, targets=targets,
+                                                   generator=generator),
+              "fab-t": lambda x, y: fab.fab_targeted(model, x, y, eps=eps, steps=steps, targets=targets),
+              "square": lambda x, y: square.square(model, x, y, eps=eps, queries=queries,
+                                                   generator=generator)}
     with EvalMode(model) as device:
-        ok = model(images.to(device)).argmax(1).cpu() == labels
+        logits = model(images.to(device))
+        if targets > logits.shape[1] - 1 and {"apgd-t", "fab-t"} & set(components):
+            raise ValueError(f"targets: expected at most {logits.shape[1] - 1} (the number of classes minus "
+                             f"one), got {targets}")
+        ok = logits.argmax(1).cpu() == labels
         columns = {"clean": ok.clone()}
         for name in components:
             idx = ok.nonzero().flatten()
             if len(idx):
-                x_adv = attack[name](model, images[idx], labels[idx], eps=eps, steps=steps,
-                                     generator=generator)
+                x_adv = attack[name](images[idx], labels[idx])
                 ok[idx] = model(x_adv.to(device)).argmax(1).cpu() == labels[idx]
             columns[name] = ok.clone()
     return pd.DataFrame({name: column.numpy() for name, column in columns.items()})
