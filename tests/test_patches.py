@@ -55,7 +55,8 @@ def test_translation_only_is_the_default(model, batch):
 
     plain = run()
     assert torch.equal(plain, run(max_angle=0.0, scale=(1.0, 1.0)))
-    assert not torch.equal(plain, run(max_angle=30.0))
+    turned = run(max_angle=30.0, scale=(0.8, 1.2))
+    assert not torch.equal(plain, turned) and torch.equal(turned, run(max_angle=30.0, scale=(0.8, 1.2)))
     rates = [patches.patch_success(model, x, y, plain, target=3, generator=torch.Generator().manual_seed(4),
                                    **kw) for kw in ({}, {"max_angle": 0, "scale": 1.0})]
     assert rates[0] == rates[1]
