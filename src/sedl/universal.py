@@ -143,10 +143,8 @@ def _loss_gradient(model, x, v, labels) -> torch.Tensor:
     return grad
 
 
-def _class_gradients(model, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def _class_gradients(model, z: torch.Tensor, classes: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Logits ``(K,)`` of one image ``z`` ``(1, C, H, W)`` and the gradient of each ``(K, C, H, W)``."""
-    with torch.no_grad():
-        classes = model(z).shape[1]
     copies = z.detach().repeat(classes, 1, 1, 1).requires_grad_(True)  # one copy per class
     with torch.enable_grad():
         logits = model(copies)  # eval mode: the copies do not interact
@@ -154,7 +152,8 @@ def _class_gradients(model, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor
     return logits[0].detach(), grads
 
 
-def _deepfool(model, x: torch.Tensor, label: int, *, steps: int, overshoot: float) -> torch.Tensor | None:
+def _deepfool(model, x: torch.Tensor, label: int, *, classes: int, steps: int,
+              overshoot: float) -> torch.Tensor | None:
     """DeepFool's small L2 step ``r`` that changes the prediction ``label`` of the image ``x``,
     or None if it has not within ``steps`` linearisations (the paper then skips the image).
 
@@ -164,7 +163,7 @@ def _deepfool(model, x: torch.Tensor, label: int, *, steps: int, overshoot: floa
     """
     r = torch.zeros_like(x)
     for _ in range(steps):
-        logits, grads = _class_gradients(model, (x + (1 + overshoot) * r).clamp(0, 1))
+        logits, grads = _class_gradients(model, (x + (1 + overshoot) * r).clamp(0, 1), classes)
         if logits.argmax().item() != label:
             return (1 + overshoot) * r
         w = grads - grads[label]  # (K, C, H, W)
@@ -183,11 +182,13 @@ def _fools(model, x, v, label: int) -> bool:
 
 def _iterative_pass(model, x, labels, v, order, *, eps, norm, steps, overshoot):
     """One pass of the paper's loop: for each image ``v`` does not fool, add DeepFool's step, project."""
+    with torch.no_grad():
+        classes = model(x[:1]).shape[1]
     for i in order.tolist():
         xi, label = x[i:i + 1], int(labels[i])
         if _fools(model, xi, v, label):
             continue  # fooled already: no extra perturbation needed
-        r = _deepfool(model, xi + v, label, steps=steps, overshoot=overshoot)
+        r = _deepfool(model, xi + v, label, classes=classes, steps=steps, overshoot=overshoot)
         if r is not None:
             v = project(v + r, eps=eps, norm=norm)
     return v
