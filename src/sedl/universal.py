@@ -226,7 +226,8 @@ def universal_perturbation(model: nn.Module, images: torch.Tensor, *, eps: float
     stop once the fooling rate on ``images`` reaches ``target_rate`` or after ``max_passes``.
     DeepFool's step is minimal: it moves ``v`` no further than the image needs, so that one
     image's step disturbs what earlier images taught ``v`` as little as possible (a signed
-    gradient step of fixed size moves every pixel and undoes it; tried, it fools almost nothing).
+    gradient step of fixed size moves every pixel and undoes it: tried on the book's reference
+    model, it fooled almost no digits).
 
     ``method="sgd"`` is the batched variant of Shafahi et al. (2020): ``max_passes`` epochs
     over the images in random mini-batches of ``batch_size``; each step moves ``v`` by
