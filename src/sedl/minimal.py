@@ -52,7 +52,7 @@ def _cw_run(model, x, y, const, kappa, steps, lr, squeeze, abort_early):
             w.grad, = torch.autograd.grad(cost, w)
         optimizer.step()
         # A success needs the margin the loss aimed for: the true logit kappa below another one.
-        shifted = logits.detach().scatter_add(1, y[:, None], torch.full_like(y[:, None], kappa, dtype=logits.dtype))
+        shifted = logits.detach() + kappa * F.one_hot(y, logits.shape[1])
         better = (shifted.argmax(1) != y) & (best_l2 > l2.detach())
         best_l2 = torch.where(better, l2.detach(), best_l2)
         best = torch.where(better.view(-1, 1, 1, 1), adv.detach(), best)
