@@ -111,6 +111,27 @@ def test_cached_bad_input(kwargs, error, fragment):
     assert not list(cache.cache_dir().glob("bad-input-*"))
 
 
+@pytest.mark.parametrize("model, error, fragment", [
+    (None, TypeError, "model: expected a torch.nn.Module, got NoneType"),
+    ({"w": torch.zeros(1)}, TypeError, "model: expected a torch.nn.Module, got dict"),
+])
+def test_weights_digest_bad_input(model, error, fragment):
+    with pytest.raises(error, match=fragment):
+        cache.weights_digest(model)
+
+
+def test_weights_digest_follows_the_weights():
+    a, b = make(), make()
+    b.load_state_dict(a.state_dict())
+    assert cache.weights_digest(a) == cache.weights_digest(b)  # same weights, same digest
+    assert cache.weights_digest(a) == hashlib.sha256(b"".join(
+        key.encode() + tensor.contiguous().numpy().tobytes()
+        for key, tensor in sorted(a.state_dict().items()))).hexdigest()
+    with torch.no_grad():
+        next(b.parameters())[0].flatten()[0] += 1e-6
+    assert cache.weights_digest(a) != cache.weights_digest(b)
+
+
 def test_cache_dir_follows_environment(monkeypatch, tmp_path):
     monkeypatch.setenv("SEDL_CACHE", str(tmp_path / "x"))
     assert cache.cache_dir() == tmp_path / "x"

@@ -4,7 +4,24 @@ Taught in :ref:`sec_adversarial`: :func:`fgsm` (one signed gradient step), :func
 (projected gradient descent in an L-infinity or L2 ball, with a random start), :func:`noise`
 (the baseline every attack must beat: random signs or uniform noise of the same budget),
 and :func:`robust_accuracy` / :func:`accuracy_curve` to measure a model against them and
-against the APGD attacks of :mod:`sedl.autoattack`. Patch attacks live in :mod:`sedl.patches`.
+against the APGD attacks of :mod:`sedl.autoattack`.
+
+The package's attacks, where they live and their threat models (each function's documentation
+gives the details; "= torchattacks" marks the ones tested against that library):
+
+==========================  ==================  =========  ==========  ================  ==================
+attack                      function            access     norm        goal              loss
+==========================  ==================  =========  ==========  ================  ==================
+FGSM (= torchattacks)       attacks.fgsm        white box  L-inf       untargeted        cross-entropy
+PGD (= torchattacks)        attacks.pgd         white box  L-inf, L2   either            cross-entropy
+APGD-CE / APGD-T (=)        autoattack.apgd…    white box  L-inf       untargeted / tgt  CE / DLR
+FAB-T (= torchattacks)      fab.fab_targeted    white box  L-inf       targeted, min     linearised margin
+Square (= torchattacks)     square.square       scores     L-inf       untargeted        margin
+C&W L2 (= at squeeze 1)     minimal.cw          white box  L2, min     untargeted        f6 margin + c·norm
+DeepFool (≈ torchattacks)   minimal.deepfool    white box  L2, min     untargeted        linearised margin
+universal perturbation      universal.…         white box  L-inf, L2   untargeted, all   DeepFool / CE
+adversarial patch + EOT     patches.train_patch white box  none (area) targeted          cross-entropy
+==========================  ==================  =========  ==========  ================  ==================
 
 Every attack takes images on the book's contract, ``(N, C, H, W)`` in [0, 1],
 and returns images on it: perturbations are clipped so that pixels stay valid.

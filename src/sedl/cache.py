@@ -30,14 +30,25 @@ import torch
 from torch import nn
 
 from sedl import repro
+from sedl._checks import check_module
 from sedl._fingerprint import _code_fingerprint
 
-__all__ = ["cached", "cache_dir"]
+__all__ = ["cached", "cache_dir", "weights_digest"]
 
 
 def cache_dir() -> Path:
     """Where trained weights are kept: ``$SEDL_CACHE`` or ``~/.cache/sedl``."""
     return Path(os.environ.get("SEDL_CACHE") or Path.home() / ".cache" / "sedl")
+
+
+def weights_digest(model: nn.Module) -> str:
+    """The SHA-256 of ``model``'s weights (every tensor of its state dict, by name), in hex.
+
+    Pages put it in the key of a cached result computed *on* a model (an attack's output, a
+    universal perturbation), so that the result is recomputed whenever the weights change.
+    """
+    check_module(model, "model")
+    return _weights_digest(model.state_dict())
 
 
 def _weights_digest(state_dict: dict[str, torch.Tensor]) -> str:

@@ -18,9 +18,9 @@ from torch import nn
 
 from sedl import data, train
 from sedl._checks import check_bool, check_choice, check_float, check_int, check_module, check_seed
-from sedl.cache import cache_dir, cached
+from sedl.cache import cache_dir, cached, weights_digest
 
-__all__ = ["SmallCNN", "build", "pretrained", "cached", "cache_dir", "RECIPES",
+__all__ = ["SmallCNN", "build", "pretrained", "cached", "cache_dir", "weights_digest", "RECIPES",
            "count_parameters"]
 
 MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
