@@ -160,6 +160,12 @@ def _deepfool(model, x: torch.Tensor, label: int, *, classes: int, steps: int,
     At each step the model is linearised at ``x + r``: the boundary with class ``k`` lies at
     L2 distance ``|f_k - f_label| / ||w_k||``, ``w_k = grad f_k - grad f_label``, and ``r``
     moves onto the nearest one; ``overshoot`` pushes it a little across.
+
+    Not :func:`sedl.minimal.deepfool`, which clips every iterate to this image's pixel box: right
+    for one image, but a universal step must keep the parts that matter for *other* images (a
+    negative change on this digit's black background removes ink where another digit has
+    strokes). Built on that clipped DeepFool, the page's perturbation changed about 30 % of the
+    test predictions instead of 67 % (measured once, seed 0).
     """
     r = torch.zeros_like(x)
     for _ in range(steps):
