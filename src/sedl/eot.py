@@ -108,17 +108,12 @@ def paste_transformed(images: torch.Tensor, patch: torch.Tensor, transforms: tor
     ``patch`` and stays in [0, 1]. The whole turned patch must lie inside the image.
     Returns images ``(N, C, H, W)``.
     """
-    from sedl.patches import _check_patch  # the same contract as apply_patch's
+    from sedl.patches import _check_locations, _check_patch  # the same contract as apply_patch's
 
     n, c, h, w = check_images(images).shape
     s = _check_patch(patch, c, min(h, w)).shape[-1]
     transforms = check_transforms(transforms, n)
-    locations = check_tensor(locations, "locations")
-    if tuple(locations.shape) != (n, 2):
-        raise ValueError(f"locations: expected a tensor of shape ({n}, 2), "
-                         f"got shape {tuple(locations.shape)}")
-    if locations.is_floating_point() or locations.dtype == torch.bool:
-        raise TypeError(f"locations: expected an integer tensor, got dtype {locations.dtype}")
+    locations = _check_locations(locations, n)
     margin = margins(transforms, s)[:, None]  # (N, 1)
     limit = torch.tensor([h - s, w - s])[None] - margin
     outside = ((locations < margin) | (locations > limit)).any(1)  # (N,)

@@ -33,6 +33,17 @@ def _check_patch(patch: object, channels: int, side: int) -> torch.Tensor:
     return patch
 
 
+def _check_locations(locations: object, n: int) -> torch.Tensor:
+    """``(n, 2)`` integer (top, left) corners, one per image."""
+    locations = check_tensor(locations, "locations")
+    if tuple(locations.shape) != (n, 2):
+        raise ValueError(f"locations: expected a tensor of shape ({n}, 2), got shape "
+                         f"{tuple(locations.shape)}")
+    if locations.is_floating_point() or locations.dtype == torch.bool:
+        raise TypeError(f"locations: expected an integer tensor, got dtype {locations.dtype}")
+    return locations
+
+
 def random_locations(n: int, *, image_size: int, patch_size: int,
                      generator: torch.Generator | None = None) -> torch.Tensor:
     """``(n, 2)`` random (top, left) corners at which a square patch fits inside the image."""
@@ -49,12 +60,7 @@ def apply_patch(images: torch.Tensor, patch: torch.Tensor, locations: torch.Tens
     """
     n, c, h, w = check_images(images).shape
     s = _check_patch(patch, c, min(h, w)).shape[-1]
-    locations = check_tensor(locations, "locations")
-    if tuple(locations.shape) != (n, 2):
-        raise ValueError(f"locations: expected a tensor of shape ({n}, 2), got shape "
-                         f"{tuple(locations.shape)}")
-    if locations.is_floating_point() or locations.dtype == torch.bool:
-        raise TypeError(f"locations: expected an integer tensor, got dtype {locations.dtype}")
+    locations = _check_locations(locations, n)
     if n and (locations.min() < 0 or locations[:, 0].max() > h - s or locations[:, 1].max() > w - s):
         raise ValueError(f"locations: expected (top, left) corners in [0, {h - s}] x [0, {w - s}], "
                          f"got values in [{int(locations.min())}, {int(locations.max())}]")
