@@ -1,5 +1,5 @@
-"""Plumbing shared by the attack modules (private to :mod:`sedl.attacks`, :mod:`sedl.autoattack`
-and :mod:`sedl.patches`): argument checks, the eval-mode guard, the input gradient."""
+"""Plumbing shared by the attack modules (private to them): argument checks, the eval-mode guard,
+the input gradient, and the loop over likely target classes of AutoAttack's targeted attacks."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ from sedl._checks import check_bool, check_float, check_images, check_labels, ch
 from sedl._checks import check_generator as _optional_generator
 from sedl.train import evaluating, model_device
 
-__all__ = ["check_inputs", "check_generator", "check_bool", "check_eps", "EvalMode", "input_gradient"]
+__all__ = ["check_inputs", "check_generator", "check_bool", "check_eps", "EvalMode", "input_gradient",
+           "each_likely_target"]
 
 
 def check_inputs(model, images, labels) -> torch.Tensor:
@@ -57,3 +58,22 @@ def input_gradient(model, x, labels, targeted: bool) -> tuple[torch.Tensor, torc
         # Untargeted: climb the loss of the true class. Targeted: descend that of the target.
         grad, = torch.autograd.grad(-loss if targeted else loss, x)
     return logits.detach(), grad
+
+
+def each_likely_target(model, x: torch.Tensor, y: torch.Tensor, targets: int, attack) -> torch.Tensor:
+    """A targeted attack run as AutoAttack runs it: towards the 2nd most likely class of each image,
+    then the 3rd, ..., up to ``targets`` classes, each time only on the images still classified
+    correctly. ``attack(x_sub, y_sub, target)`` returns ``(images, fooled)``; the first target
+    that fools an image gives its result, the others keep the clean image."""
+    out = x.clone()
+    with torch.no_grad():
+        todo = model(x).argmax(1) == y
+    for rank in range(2, targets + 2):
+        idx = todo.nonzero().flatten()
+        if not len(idx):
+            break
+        with torch.no_grad():
+            target = model(x[idx]).sort(dim=1)[1][:, -rank]
+        adv, fooled = attack(x[idx], y[idx], target)
+        out[idx[fooled]], todo[idx[fooled]] = adv[fooled], False
+    return out

@@ -36,7 +36,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from sedl import fab, square
-from sedl._adversarial import EvalMode, check_eps, check_generator, check_inputs
+from sedl._adversarial import EvalMode, check_eps, check_generator, check_inputs, each_likely_target
 from sedl._checks import check_choice, check_float, check_int, check_labels, check_tensor
 
 __all__ = ["dlr_loss", "apgd", "apgd_targeted", "autoattack", "COMPONENTS"]
@@ -188,24 +188,18 @@ def apgd_targeted(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, 
     check_int(targets, "targets", minimum=1)
     with EvalMode(model) as device:
         x, y = images.to(device), labels.to(device)
-        out = x.clone()
         with torch.no_grad():
-            logits = model(x)
-        if targets > logits.shape[1] - 1 or logits.shape[1] < 4:
-            raise ValueError(f"targets: expected at most {logits.shape[1] - 1} (and a model with at least "
-                             f"4 classes, for the DLR loss), got {targets} for {logits.shape[1]} classes")
-        todo = logits.argmax(1) == y
-        for rank in range(2, targets + 2):
-            idx = todo.nonzero().flatten()
-            if not len(idx):
-                break
-            with torch.no_grad():
-                target = model(x[idx]).sort(dim=1)[1][:, -rank]
-            y_sub = y[idx]
-            x_fooling, correct = _apgd_run(model, x[idx], y_sub, eps=eps, steps=steps, rho=rho,
-                                           loss_fn=lambda z, y_sub=y_sub, t=target: dlr_loss(z, y_sub, t),
-                                           generator=generator)
-            out[idx[~correct]], todo[idx[~correct]] = x_fooling[~correct], False
+            classes = model(x).shape[1]
+        if targets > classes - 1 or classes < 4:
+            raise ValueError(f"targets: expected at most {classes - 1} (and a model with at least "
+                             f"4 classes, for the DLR loss), got {targets} for {classes} classes")
+
+        def towards(x_sub, y_sub, target):
+            x_fooling, correct = _apgd_run(model, x_sub, y_sub, eps=eps, steps=steps, rho=rho,
+                                           loss_fn=lambda z: dlr_loss(z, y_sub, target), generator=generator)
+            return x_fooling, ~correct
+
+        out = each_likely_target(model, x, y, targets, towards)
         return out.detach().to(images.device)
 
 

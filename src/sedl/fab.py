@@ -33,7 +33,7 @@ import math
 import torch
 from torch import nn
 
-from sedl._adversarial import EvalMode, check_eps, check_inputs
+from sedl._adversarial import EvalMode, check_eps, check_inputs, each_likely_target
 from sedl._checks import check_float, check_int
 
 __all__ = ["fab_targeted"]
@@ -169,22 +169,17 @@ def fab_targeted(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, *
     check_float(beta, "beta", minimum=0.0, maximum=1.0)
     with EvalMode(model) as device:
         x, y = images.to(device), labels.to(device)
-        out = x.clone()
-        logits = model(x)
-        if targets > logits.shape[1] - 1:
-            raise ValueError(f"targets: expected at most {logits.shape[1] - 1} (the number of classes "
+        classes = model(x).shape[1]
+        if targets > classes - 1:
+            raise ValueError(f"targets: expected at most {classes - 1} (the number of classes "
                              f"minus one), got {targets}")
-        todo = logits.argmax(1) == y
-        for rank in range(2, targets + 2):
-            idx = todo.nonzero().flatten()
-            if not len(idx):
-                break
-            x_sub, y_sub = x[idx], y[idx]
-            target = model(x_sub).sort(dim=-1)[1][:, -rank]
+
+        def towards(x_sub, y_sub, target):
             adv, res = _fab_run(model, x_sub, y_sub, target, steps=steps, alpha_max=alpha_max, eta=eta,
                                 beta=beta)
             adv = torch.where((res < 1e10).view(-1, 1, 1, 1), adv, x_sub)
-            dist = (x_sub - adv).abs().reshape(len(idx), -1).max(1)[0]
-            fooled = (model(adv).argmax(1) != y_sub) & (dist <= eps)
-            out[idx[fooled]], todo[idx[fooled]] = adv[fooled], False
+            dist = (x_sub - adv).abs().reshape(len(x_sub), -1).max(1)[0]
+            return adv, (model(adv).argmax(1) != y_sub) & (dist <= eps)
+
+        out = each_likely_target(model, x, y, targets, towards)
         return out.detach().to(images.device)
