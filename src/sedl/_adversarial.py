@@ -41,6 +41,20 @@ def check_eps(eps: object, name: str = "eps", *, norm: str = "linf") -> float:
     return check_float(eps, name, minimum=0.0, maximum=1.0 if norm == "linf" else None)
 
 
+def project_to_ball(delta: torch.Tensor, eps: float, norm: str) -> torch.Tensor:
+    """Each perturbation of ``delta`` moved to the nearest point of the ``eps``-ball: a clip in
+    L-infinity, a rescale in L2 (PGD's projection and the universal perturbation's).
+
+    In L2 the factor is ``eps / ||delta||`` where the perturbation is longer than ``eps``, else 1:
+    the bits of torchattacks' ``min(eps / ||delta||, 1)`` wherever that is defined, and 1 (not
+    0/0) for a zero perturbation in a ball of radius 0.
+    """
+    if norm == "linf":
+        return delta.clamp(-eps, eps)
+    norms = delta.flatten(1).norm(dim=1).view(-1, 1, 1, 1)  # (N, C*H*W) -> (N, 1, 1, 1)
+    return delta * torch.where(norms > eps, eps / norms, torch.ones_like(norms))
+
+
 @contextmanager
 def EvalMode(model: nn.Module) -> Iterator[torch.device]:  # noqa: N802  (used like the class it was)
     """Eval mode for an attack (every submodule's mode given back, even on an error); yields the

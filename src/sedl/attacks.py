@@ -39,6 +39,7 @@ from sedl import autoattack
 from sedl._adversarial import EvalMode as _EvalMode
 from sedl._adversarial import check_bool, check_eps, check_generator, check_inputs
 from sedl._adversarial import input_gradient as _input_gradient
+from sedl._adversarial import project_to_ball as _project_to_ball
 from sedl._checks import check_choice, check_float, check_images, check_int, check_seed
 
 __all__ = ["fgsm", "pgd", "noise", "robust_accuracy", "accuracy_curve"]
@@ -89,13 +90,6 @@ def fgsm(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, *, eps: f
         x, y = images.to(device), labels.to(device)
         _, grad = _input_gradient(model, x, y, targeted)
         return (x + eps * grad.sign()).clamp(0, 1).detach().to(images.device)
-
-
-def _project(delta: torch.Tensor, eps: float, norm: str) -> torch.Tensor:
-    if norm == "linf":
-        return delta.clamp(-eps, eps)
-    norms = delta.flatten(1).norm(dim=1).view(-1, 1, 1, 1)  # (N, C*H*W) -> (N, 1, 1, 1)
-    return delta * torch.clamp(eps / norms, max=1.0)
 
 
 def _random_start(x: torch.Tensor, eps: float, norm: str, generator: torch.Generator):
@@ -171,7 +165,7 @@ def pgd(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, *, eps: fl
                 going = (logits.argmax(1) == y) != targeted  # not yet fooled
                 out[index[~going]] = x_adv[~going]
                 index, x, y, x_adv, grad = (t[going] for t in (index, x, y, x_adv, grad))
-            x_adv = (x + _project(x_adv + _step(grad, alpha, norm) - x, eps, norm)).clamp(0, 1)
+            x_adv = (x + _project_to_ball(x_adv + _step(grad, alpha, norm) - x, eps, norm)).clamp(0, 1)
         out[index] = x_adv
         return out.detach().to(images.device)
 

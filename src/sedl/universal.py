@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from sedl._adversarial import EvalMode, check_eps, check_generator
+from sedl._adversarial import EvalMode, check_eps, check_generator, project_to_ball
 from sedl._checks import (
     _fail,
     check_bool,
@@ -67,10 +67,7 @@ def project(perturbation: torch.Tensor, *, eps: float, norm: str = "linf") -> to
     perturbation = _check_perturbation(perturbation)
     check_choice(norm, "norm", NORMS)
     check_eps(eps, norm=norm)
-    if norm == "linf":
-        return perturbation.clamp(-eps, eps)
-    norms = perturbation.flatten(1).norm(dim=1).view(-1, 1, 1, 1)  # (N, C*H*W) -> (N, 1, 1, 1)
-    return perturbation * torch.clamp(eps / (norms + 1e-12), max=1.0)
+    return project_to_ball(perturbation, eps, norm)
 
 
 def _check_perturbation(perturbation: object, images: torch.Tensor | None = None) -> torch.Tensor:
