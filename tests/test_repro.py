@@ -63,6 +63,7 @@ def test_device_and_environment_report():
     assert repro.device().type in {"cpu", "cuda"}
     report = repro.environment_report()
     assert report["torch"] == torch.__version__
+    assert report["CPU kernels"] == torch.backends.cpu.get_cpu_capability()  # what sets the sums' order
     assert all(isinstance(v, str) and v for v in report.values())
 
 

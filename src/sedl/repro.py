@@ -13,6 +13,7 @@ import random
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -124,6 +125,17 @@ def device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
+def _cpu_model() -> str:
+    """The processor's model name (Linux's /proc/cpuinfo), else what the platform module knows."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
 def environment_report() -> dict[str, str]:
     """The software and hardware a page ran on, as a name -> version mapping.
 
@@ -139,6 +151,10 @@ def environment_report() -> dict[str, str]:
         "Python": sys.version.split()[0],
         "Platform": platform.platform(),
         "Processor": platform.machine(),
+        "CPU": _cpu_model(),
+        # The vector instructions PyTorch's CPU kernels use: they set the order of the sums, so two
+        # machines that differ here train the same seed to slightly different weights.
+        "CPU kernels": torch.backends.cpu.get_cpu_capability(),
         "CPU threads": str(torch.get_num_threads()),
         "GPU": gpu,
         "torch": torch.__version__,
