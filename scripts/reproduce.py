@@ -207,7 +207,13 @@ def check_page(md: Path, cache: Path) -> dict:
     page = md.relative_to(ROOT).with_suffix("").as_posix()
     book_nb = book_build_notebook(md)
     book, rules = split_tolerances(notebook_glue(book_nb))
-    second_nb = execute(md, second_env(cache))
+    try:
+        second_nb = execute(md, second_env(cache))
+    except Exception as error:  # a page that fails (or times out) is a finding, not the end of the run
+        print(f"reproduce: {page}: the second execution failed", flush=True)
+        failure = Difference(page, "execution", "ran", f"{type(error).__name__}: {str(error)[-300:]}", None)
+        counts = {"values": 0, "exact": 0, "within tolerance": 0, "not compared": 0}
+        return {"page": page, "counts": counts, "differences": [asdict(failure)], "deltas": {}}
     second, _ = split_tolerances(notebook_glue(second_nb))
     diffs, counts = compare_values(page, book, second, rules)
     diffs += compare_tables(page, tables(book_nb), tables(second_nb), rules)

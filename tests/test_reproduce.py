@@ -124,3 +124,15 @@ def test_declared_tolerances_are_read_back_from_the_glue():
     text = repr(json.dumps({"tolerance": 0.5, "reason": "seed spread"}))
     values, declared = reproduce.split_tolerances({"acc": "0.9", book.TOLERANCE_PREFIX + "acc*": text})
     assert values == {"acc": "0.9"} and declared == {"acc*": {"tolerance": 0.5, "reason": "seed spread"}}
+
+
+def test_a_page_that_fails_the_second_time_is_a_difference_and_the_run_goes_on(monkeypatch, tmp_path):
+    def times_out(md, env):
+        raise RuntimeError("A cell timed out while it was being executed, after 600 seconds.")
+
+    monkeypatch.setattr(reproduce, "book_build_notebook", lambda md: {"cells": []})
+    monkeypatch.setattr(reproduce, "execute", times_out)
+    result = reproduce.check_page(ROOT / "book" / "models.md", tmp_path)
+    (failure,) = result["differences"]
+    assert failure["name"] == "execution" and "timed out" in failure["second"]
+    assert result["counts"]["values"] == 0
